@@ -1,0 +1,213 @@
+"""Push API: single items, delete, delete older than, source status, and item status."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, Request
+
+from openpush.api.auth import caller_for_org, runtime_of, source_for
+from openpush.api.body import read_json_body
+from openpush.api.responses import JsonResponse
+from openpush.api.wire import item_status_model, parse_bool, parse_ordering
+from openpush.domain.items import parse_item_json
+from openpush.domain.operations import ItemState, OperationKind
+from openpush.domain.organizations import Privilege
+from openpush.domain.sources import ActivityType
+from openpush.errors import InvalidParameterError, MissingParameterError
+from openpush.storage.base import NewOperation
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/push/v1/organizations/{organizationId}/sources/{sourceId}", tags=["Items"]
+)
+
+ITEM_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "DocumentBody: reserved keys (data, compressedBinaryData, "
+                    "compressedBinaryDataFileId, compressionType, fileExtension, parentId, "
+                    "permissions) and metadata; keys are case-insensitive.",
+                    "additionalProperties": True,
+                }
+            }
+        },
+    }
+}
+
+
+def _push_privilege(source_id: str) -> tuple[Privilege, ...]:
+    return (Privilege("PLATFORM", "SOURCE", "EDIT", source_id),)
+
+
+def _receipt(ordering_id: int, request_id: str, status: int = 202) -> JsonResponse:
+    return JsonResponse({"orderingId": ordering_id, "requestId": request_id}, status_code=status)
+
+
+@router.put("/documents", status_code=202, openapi_extra=ITEM_BODY, summary="Add or update an item")
+async def put_document(
+    request: Request,
+    organizationId: str,
+    sourceId: str,
+    documentId: str | None = None,
+    orderingId: str | None = None,
+    compressionType: str | None = None,
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(*_push_privilege(sourceId))
+    source = source_for(request, caller, sourceId)
+    if not documentId:
+        raise MissingParameterError("the parameter 'documentId' is required")
+    body = await read_json_body(request, runtime.settings.max_request_bytes)
+    item = parse_item_json(body, document_id=documentId, compression_type=compressionType)
+    ordering_id = parse_ordering(orderingId) if orderingId else item.ordering_id
+    if ordering_id is None:
+        ordering_id = runtime.clock.next()
+    kind = (
+        OperationKind.ADD_BY_REFERENCE if item.compressed_binary_data_file_id else OperationKind.ADD
+    )
+    request_id = str(uuid.uuid4())
+    await runtime.store.queue.aenqueue(
+        [
+            NewOperation(
+                org_id=caller.org_id,
+                source_id=source.id,
+                kind=kind,
+                document_id=item.document_id,
+                ordering_id=ordering_id,
+                payload={"item": item.to_dict()},
+                request_id=request_id,
+            )
+        ]
+    )
+    runtime.notify()
+    return _receipt(ordering_id, request_id)
+
+
+@router.delete("/documents", status_code=202, summary="Delete an item (and its children)")
+async def delete_document(
+    request: Request,
+    organizationId: str,
+    sourceId: str,
+    documentId: str | None = None,
+    deleteChildren: str | None = None,
+    orderingId: str | None = None,
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(*_push_privilege(sourceId))
+    source = source_for(request, caller, sourceId)
+    if not documentId:
+        raise MissingParameterError("the parameter 'documentId' is required")
+    children = parse_bool("deleteChildren", deleteChildren, default=False)
+    ordering_id = parse_ordering(orderingId) if orderingId else runtime.clock.next()
+    request_id = str(uuid.uuid4())
+    await runtime.store.queue.aenqueue(
+        [
+            NewOperation(
+                org_id=caller.org_id,
+                source_id=source.id,
+                kind=OperationKind.DELETE,
+                document_id=documentId,
+                ordering_id=ordering_id,
+                payload={"delete_children": children},
+                request_id=request_id,
+            )
+        ]
+    )
+    runtime.notify()
+    return _receipt(ordering_id, request_id)
+
+
+@router.delete(
+    "/documents/olderthan",
+    status_code=202,
+    summary="Delete the items last updated before an orderingId",
+)
+async def delete_older_than(
+    request: Request,
+    organizationId: str,
+    sourceId: str,
+    orderingId: str | None = None,
+    queueDelay: str | None = None,
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(*_push_privilege(sourceId))
+    source = source_for(request, caller, sourceId)
+    if not orderingId:
+        raise MissingParameterError("the parameter 'orderingId' is required")
+    ordering_id = parse_ordering(orderingId)
+    delay = 15
+    if queueDelay is not None:
+        if not queueDelay.strip().isdigit():
+            raise InvalidParameterError("queueDelay must be a non-negative number of minutes")
+        delay = int(queueDelay)
+    request_id = str(uuid.uuid4())
+    await runtime.store.queue.aenqueue(
+        [
+            NewOperation(
+                org_id=caller.org_id,
+                source_id=source.id,
+                kind=OperationKind.DELETE_OLDER_THAN,
+                document_id=None,
+                ordering_id=ordering_id,
+                payload={},
+                request_id=request_id,
+                delay_seconds=delay * 60.0,
+            )
+        ]
+    )
+    runtime.notify()
+    return _receipt(ordering_id, request_id)
+
+
+@router.post("/status", status_code=201, summary="Set the source status (activity)")
+async def set_status(
+    request: Request,
+    organizationId: str,
+    sourceId: str,
+    statusType: str | None = Query(default=None),
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(*_push_privilege(sourceId))
+    source = source_for(request, caller, sourceId)
+    if not statusType:
+        raise MissingParameterError("the parameter 'statusType' is required")
+    try:
+        activity = ActivityType(statusType.strip().upper())
+    except ValueError:
+        allowed = ", ".join(ActivityType)
+        raise InvalidParameterError(
+            f"invalid statusType {statusType!r}; expected one of {allowed}"
+        ) from None
+    runtime.store.catalog.record_activity(caller.org_id, source.id, activity)
+    return JsonResponse({"sourceId": source.id, "statusType": activity.value}, status_code=201)
+
+
+@router.get("/documents/status", summary="Where an item stands in the pipeline (openpush)")
+async def item_status(
+    request: Request,
+    organizationId: str,
+    sourceId: str,
+    documentId: str | None = None,
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(Privilege("PLATFORM", "SOURCE", "VIEW", sourceId))
+    source = source_for(request, caller, sourceId)
+    if not documentId:
+        raise MissingParameterError("the parameter 'documentId' is required")
+    store = runtime.store
+    pending = store.queue.pending_state(caller.org_id, source.id, documentId)
+    record = store.items.get_items(caller.org_id, source.id, [documentId]).get(documentId)
+    last = store.logs.last_for(caller.org_id, source.id, documentId)
+    state = pending or (record.state if record else ItemState.UNKNOWN)
+    return JsonResponse(item_status_model(source.id, documentId, state, record, last))

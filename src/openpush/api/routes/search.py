@@ -1,0 +1,208 @@
+"""Search API: search tokens and queries, results in Coveo's shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from openpush.api.auth import Caller, authenticate, runtime_of
+from openpush.api.body import read_json_object
+from openpush.api.responses import JsonResponse
+from openpush.api.wire import parse_bool
+from openpush.domain.organizations import EXECUTE_QUERY, IMPERSONATE, VIEW_ALL_CONTENT
+from openpush.errors import AccessDeniedError, InvalidParameterError, OrganizationNotFoundError
+from openpush.index.base import SortKey
+from openpush.search.service import (
+    SearchRequest,
+    excerpt,
+    highlights,
+    run_search,
+    select_raw,
+)
+from openpush.search.tokens import SearchTokenClaims, UserId
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/rest/search", tags=["Search"])
+
+_LIMIT = 1024 * 1024
+
+
+def _org(caller: Caller, request: Request, body: dict[str, Any]) -> str:
+    wanted = request.query_params.get("organizationId") or body.get("organizationId")
+    if wanted and wanted != caller.org_id:
+        raise OrganizationNotFoundError(f"organization {wanted!r} does not exist")
+    return caller.org_id
+
+
+def _user_id(raw: Any) -> UserId:
+    if isinstance(raw, str):
+        return UserId(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise InvalidParameterError("each userIds entry needs a 'name'")
+    return UserId(
+        raw["name"],
+        str(raw.get("provider") or "Email Security Provider"),
+        str(raw.get("type") or "User"),
+    )
+
+
+@router.post("/v2/token", summary="Create a search token")
+@router.post("/token", include_in_schema=False)
+async def create_token(request: Request) -> JsonResponse:
+    caller = authenticate(request)
+    body = await read_json_object(request, _LIMIT)
+    org_id = _org(caller, request, body)
+    caller.require(IMPERSONATE)
+    raw_ids = body.get("userIds") or []
+    if not isinstance(raw_ids, list) or not raw_ids:
+        raise InvalidParameterError("userIds must be a non-empty array")
+    valid_for = body.get("validFor")
+    if valid_for is not None and (not isinstance(valid_for, int) or isinstance(valid_for, bool)):
+        raise InvalidParameterError("validFor must be a number of milliseconds")
+    claims = SearchTokenClaims(
+        org_id=org_id,
+        user_ids=tuple(_user_id(u) for u in raw_ids),
+        filter=str(body.get("filter") or ""),
+        search_hub=str(body.get("searchHub") or ""),
+        pipeline=str(body.get("pipeline") or ""),
+    )
+    return JsonResponse({"token": runtime_of(request).tokens.issue(claims, valid_for)})
+
+
+def _sort(raw: Any) -> tuple[SortKey, ...]:
+    text = str(raw or "relevancy").strip().lower()
+    keys = []
+    for part in text.split(","):
+        words = part.split()
+        if not words:
+            continue
+        name = words[0].lstrip("@")
+        descending = not (len(words) > 1 and words[1] == "ascending")
+        if name in {"relevancy", "qre", "nosort"}:
+            keys.append(SortKey(name, True))
+        else:
+            keys.append(SortKey(name, descending))
+    return tuple(keys) or (SortKey(),)
+
+
+def _names(raw: Any, key: str) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = [s for s in raw.split(",") if s]
+    if not isinstance(raw, list):
+        raise InvalidParameterError(f"{key} must be an array of field names")
+    return tuple(str(v) for v in raw)
+
+
+def _search_request(caller: Caller, org_id: str, params: dict[str, Any]) -> SearchRequest:
+    view_all = parse_bool("viewAllContent", str(params.get("viewAllContent", "")), default=False)
+    if view_all and not caller.holds(VIEW_ALL_CONTENT):
+        raise AccessDeniedError("viewAllContent requires the VIEW_ALL_CONTENT privilege")
+    token: SearchTokenClaims | None = caller.token
+    if token is None:
+        caller.require(EXECUTE_QUERY)
+    try:
+        first = int(params.get("firstResult", 0) or 0)
+        count = int(
+            params.get("numberOfResults", 10) if params.get("numberOfResults") is not None else 10
+        )
+    except (TypeError, ValueError):
+        raise InvalidParameterError("firstResult and numberOfResults must be integers") from None
+    return SearchRequest(
+        org_id=org_id,
+        q=str(params.get("q") or ""),
+        aq=str(params.get("aq") or ""),
+        cq=str(params.get("cq") or ""),
+        dq=str(params.get("dq") or ""),
+        lq=str(params.get("lq") or ""),
+        token_filter=token.filter if token else "",
+        enable_query_syntax=parse_bool(
+            "enableQuerySyntax", str(params.get("enableQuerySyntax", "")), default=True
+        ),
+        first_result=first,
+        number_of_results=count,
+        sort=_sort(params.get("sortCriteria")),
+        view_all=view_all,
+        user_ids=token.user_ids if token else (),
+        fields_to_include=_names(params.get("fieldsToInclude"), "fieldsToInclude"),
+        fields_to_exclude=_names(params.get("fieldsToExclude"), "fieldsToExclude") or (),
+        excerpt_length=int(params.get("excerptLength") or 200),
+    )
+
+
+async def _search(request: Request, params: dict[str, Any]) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = authenticate(request)
+    org_id = _org(caller, request, params)
+    search = _search_request(caller, org_id, params)
+    response = run_search(runtime.store, runtime.index, runtime.expander, search)
+    results = []
+    top = max((h.score for h in response.result.hits), default=0.0) or 1.0
+    for hit in response.result.hits:
+        text, spans = excerpt(hit, response.highlights, search.excerpt_length)
+        click = hit.raw.get("clickableuri") or hit.document_id
+        results.append(
+            {
+                "title": hit.title,
+                "uri": hit.document_id,
+                "printableUri": hit.raw.get("printableuri") or hit.document_id,
+                "clickUri": click,
+                "uniqueId": f"{hit.source_id}${hit.document_id}",
+                "excerpt": text,
+                "firstSentences": None,
+                "summary": None,
+                "flags": "",
+                "hasHtmlVersion": False,
+                "score": int(hit.score * 1000),
+                "percentScore": round(100.0 * hit.score / top, 2),
+                "rankingInfo": None,
+                "isTopResult": False,
+                "titleHighlights": highlights(hit.title, response.highlights),
+                "excerptHighlights": spans,
+                "parentResult": None,
+                "childResults": [],
+                "totalNumberOfChildResults": 0,
+                "raw": select_raw(hit.raw, search.fields_to_include, search.fields_to_exclude),
+            }
+        )
+    total = response.result.total
+    return JsonResponse(
+        {
+            "totalCount": total,
+            "totalCountFiltered": total,
+            "duration": response.duration_ms,
+            "indexDuration": response.duration_ms,
+            "requestDuration": response.duration_ms,
+            "searchUid": str(uuid.uuid4()),
+            "pipeline": "default",
+            "apiVersion": 2,
+            "results": results,
+            "groupByResults": [],
+            "facets": [],
+        }
+    )
+
+
+@router.post("/v2", summary="Query the index (security-trimmed)")
+@router.post("", include_in_schema=False)
+async def search_post(request: Request) -> JsonResponse:
+    body = await read_json_object(request, _LIMIT)
+    params: dict[str, Any] = dict(request.query_params)
+    params.update(body)
+    return await _search(request, params)
+
+
+@router.get("/v2", summary="Query the index with query-string parameters")
+@router.get("", include_in_schema=False)
+async def search_get(request: Request) -> JsonResponse:
+    params: dict[str, Any] = dict(request.query_params)
+    for key in ("fieldsToInclude", "fieldsToExclude"):
+        if key in params:
+            params[key] = request.query_params.getlist(key)
+            if len(params[key]) == 1 and params[key][0].startswith("["):
+                params[key] = [v.strip(' "') for v in params[key][0].strip("[]").split(",")]
+    return await _search(request, params)

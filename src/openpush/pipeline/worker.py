@@ -1,0 +1,143 @@
+"""The indexing worker: claim → decide → index → commit → acknowledge.
+
+Each round claims up to ``worker_batch_size`` operations in arrival order and applies them to
+the index with one commit; then one state-store transaction records item states, log
+entries and the removal of the operations from the queue. If the process dies between the
+two commits, the operations are claimed again at restart and re-applied with the same
+decisions (the ordering checks read the state store, which did not move), so nothing
+accepted is lost and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from openpush.domain.operations import QueuedOperation
+from openpush.index.base import IndexWriter, SearchIndex
+from openpush.pipeline.apply import RoundContext, apply_operation
+from openpush.pipeline.retry import RetryPolicy
+from openpush.settings import Settings
+from openpush.storage.base import StateStore
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("openpush.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        store: StateStore,
+        index: SearchIndex,
+        settings: Settings,
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._index = index
+        self._settings = settings
+        self._writer = index.writer()
+        self._retry = RetryPolicy()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._on_commit = on_commit
+        self._tasks: queue.SimpleQueue[Callable[[IndexWriter], Any]] = queue.SimpleQueue()
+        store.queue.release_claims()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="openpush-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_exclusive(self, task: Callable[[IndexWriter], Any]) -> None:
+        """Run ``task`` with the index writer in the worker thread, before the next round."""
+        self._tasks.put(task)
+        self._wake.set()
+
+    def _run_tasks(self) -> bool:
+        ran = False
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            task(self._writer)
+            ran = True
+        if ran:
+            self._writer.commit()
+        return ran
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:
+                log.exception("pipeline round failed; its operations will be retried")
+                self._store.queue.release_claims()
+                done = 0
+                self._stop.wait(1.0)
+            if not done:
+                self._wake.wait(self._settings.worker_poll_interval)
+                self._wake.clear()
+
+    # -- one round ----------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim and apply one batch of operations; returns how many were claimed."""
+        ran_tasks = self._run_tasks()
+        operations = self._store.queue.claim(self._settings.worker_batch_size)
+        if not operations:
+            return int(ran_tasks)
+        started = time.monotonic()
+        context = RoundContext(self._store, self._settings, self._writer)
+        for operation in operations:
+            self._apply(operation, context)
+        try:
+            if context.index_changed:
+                self._writer.commit()
+            self._store.queue.complete(context.commit)
+        except Exception:
+            self._rollback()
+            raise
+        if self._on_commit is not None:
+            self._on_commit()
+        log.debug("applied %d operations in %.3fs", len(operations), time.monotonic() - started)
+        return len(operations)
+
+    def _apply(self, operation: QueuedOperation, context: RoundContext) -> None:
+        if self._retry.exhausted(operation):
+            context.give_up(operation, self._retry.reason(operation))
+            return
+        try:
+            apply_operation(operation, context)
+        except Exception as exc:
+            log.exception("operation %s failed", operation.seq)
+            context.fail(operation, f"internal error while applying the operation: {exc}")
+
+    def _rollback(self) -> None:
+        rollback = getattr(self._writer, "rollback", None)
+        if rollback is not None:
+            rollback()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Apply operations until the queue holds none that are ready (tests, CLI)."""
+        deadline = time.monotonic() + timeout
+        while self.run_once():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the queue did not drain in time")

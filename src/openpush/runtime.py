@@ -1,0 +1,86 @@
+"""The running pieces of one openpush process, opened and closed together.
+
+``Runtime.open(settings)`` opens the state store and the search index under the data
+directory, creates the bootstrap organization and key, and (unless ``worker=False``)
+starts the indexing worker in a background thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from openpush.domain.operations import OrderingClock
+from openpush.domain.organizations import ADMIN, ApiKey, Organization, hash_api_key
+from openpush.index.base import SearchIndex
+from openpush.index.tantivy.engine import TantivyIndex
+from openpush.pipeline.worker import Worker
+from openpush.search.service import DirectExpander, IdentityExpander
+from openpush.search.tokens import SearchTokens
+from openpush.settings import Settings
+from openpush.storage.base import StateStore
+from openpush.storage.registry import open_state_store
+
+__all__ = ["Runtime", "bootstrap"]
+
+log = logging.getLogger("openpush")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: StateStore
+    index: SearchIndex
+    tokens: SearchTokens
+    worker: Worker | None = None
+    clock: OrderingClock = field(default_factory=OrderingClock)
+    expander: IdentityExpander = field(default_factory=DirectExpander)
+
+    @classmethod
+    def open(cls, settings: Settings, *, worker: bool | None = None) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_state_store("", settings)
+        index = TantivyIndex(
+            settings.data_dir / "index", writer_heap_mb=settings.index_writer_heap_mb
+        )
+        secret = settings.search_token_secret or store.catalog.set_meta_default(
+            "search_token_secret", secrets.token_urlsafe(32)
+        )
+        runtime = cls(settings=settings, store=store, index=index, tokens=SearchTokens(secret))
+        bootstrap(runtime)
+        if settings.worker if worker is None else worker:
+            runtime.worker = Worker(store, index, settings)
+            runtime.worker.start()
+        return runtime
+
+    def notify(self) -> None:
+        """Tell an in-process worker that operations were enqueued."""
+        if self.worker is not None:
+            self.worker.wake()
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        self.index.close()
+        self.store.close()
+
+
+def bootstrap(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not settings.bootstrap_org:
+        return
+    catalog = runtime.store.catalog
+    if catalog.create_organization(Organization(settings.bootstrap_org, settings.bootstrap_org)):
+        log.info("created organization %s", settings.bootstrap_org)
+    if settings.bootstrap_api_key:
+        key_hash = hash_api_key(settings.bootstrap_api_key)
+        if catalog.find_api_key(key_hash) is None:
+            key = ApiKey(
+                id=f"bootstrap-{key_hash[:12]}",
+                org_id=settings.bootstrap_org,
+                display_name="bootstrap admin key",
+                privileges=(ADMIN,),
+            )
+            catalog.save_api_key(key, key_hash)
+            log.info("created the bootstrap admin API key for %s", settings.bootstrap_org)

@@ -1,0 +1,147 @@
+"""The state-store protocols every backend implements.
+
+The state store holds what openpush knows (organizations, keys, sources, fields, item state,
+the operation queue, logs); the search index (``openpush.index.base``) holds what it can
+find. Backends: ``openpush.storage.sqlite`` (embedded default); others plug in through
+``openpush.storage.registry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from openpush.domain.fields import FieldDefinition
+from openpush.domain.operations import ItemState, LogEntry, OperationKind, QueuedOperation
+from openpush.domain.organizations import ApiKey, Organization
+from openpush.domain.sources import ActivityType, Source, SourceActivity
+
+__all__ = [
+    "Catalog",
+    "ItemRecord",
+    "ItemStore",
+    "LogQuery",
+    "LogStore",
+    "NewOperation",
+    "OperationQueue",
+    "PipelineCommit",
+    "StateStore",
+]
+
+
+@dataclass(slots=True)
+class NewOperation:
+    org_id: str
+    source_id: str
+    kind: OperationKind
+    document_id: str | None
+    ordering_id: int
+    payload: dict[str, Any]
+    request_id: str
+    delay_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    """The stored state of one item, tombstones included (they keep deletes ordered)."""
+
+    org_id: str
+    source_id: str
+    document_id: str
+    ordering_id: int
+    state: ItemState
+    record: dict[str, Any] | None
+    last_result: str
+    last_reason: str
+    updated_at: float
+
+
+@dataclass(slots=True)
+class PipelineCommit:
+    """Everything one pipeline round changes, committed in one transaction."""
+
+    done: list[int] = field(default_factory=list)
+    items: dict[tuple[str, str, str], ItemRecord] = field(default_factory=dict)
+    logs: list[LogEntry] = field(default_factory=list)
+    shapes: set[tuple[str, str]] = field(default_factory=set)
+    low_water: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LogQuery:
+    from_time: float
+    to_time: float
+    source_ids: Sequence[str] = ()
+    operations: Sequence[str] = ()
+    results: Sequence[str] = ()
+    tasks: Sequence[str] = ()
+    exclude_source_ids: Sequence[str] = ()
+    exclude_operations: Sequence[str] = ()
+    exclude_results: Sequence[str] = ()
+    exclude_tasks: Sequence[str] = ()
+    document_id: str | None = None
+    document_id_matching: str = "EXACT"
+    page: int = 0
+    per_page: int = 100
+
+
+class Catalog(Protocol):
+    """Organizations, API keys, sources, source activities and fields."""
+
+    def create_organization(self, org: Organization) -> bool: ...
+    def get_organization(self, org_id: str) -> Organization | None: ...
+    def save_api_key(self, key: ApiKey, key_hash: str) -> None: ...
+    def find_api_key(self, key_hash: str) -> ApiKey | None: ...
+    def list_api_keys(self, org_id: str) -> list[ApiKey]: ...
+    def create_source(self, source: Source) -> None: ...
+    def get_source(self, org_id: str, source_id: str) -> Source | None: ...
+    def list_sources(self, org_id: str) -> list[Source]: ...
+    def delete_source(self, org_id: str, source_id: str) -> bool: ...
+    def record_activity(self, org_id: str, source_id: str, activity: ActivityType) -> None: ...
+    def activities(self, org_id: str, source_id: str, limit: int = 20) -> list[SourceActivity]: ...
+    def list_fields(self, org_id: str) -> list[FieldDefinition]: ...
+    def save_fields(self, org_id: str, fields: Iterable[FieldDefinition]) -> None: ...
+    def delete_field(self, org_id: str, name: str) -> bool: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta_default(self, key: str, value: str) -> str: ...
+
+
+class OperationQueue(Protocol):
+    """The durable queue between the API and the pipeline."""
+
+    def enqueue(self, operations: Sequence[NewOperation]) -> list[int]: ...
+    async def aenqueue(self, operations: Sequence[NewOperation]) -> list[int]: ...
+    def claim(self, limit: int) -> list[QueuedOperation]: ...
+    def release_claims(self) -> None: ...
+    def complete(self, commit: PipelineCommit) -> None: ...
+    def pending_state(self, org_id: str, source_id: str, document_id: str) -> ItemState | None: ...
+    def depth(self) -> int: ...
+
+
+class ItemStore(Protocol):
+    def get_items(
+        self, org_id: str, source_id: str, document_ids: Iterable[str]
+    ) -> dict[str, ItemRecord]: ...
+    def live_with_prefix(self, org_id: str, source_id: str, prefix: str) -> list[ItemRecord]: ...
+    def live_older_than(
+        self, org_id: str, source_id: str, ordering_id: int
+    ) -> list[ItemRecord]: ...
+    def count_live(self, org_id: str, source_id: str) -> int: ...
+    def acl_shapes(self, org_id: str) -> list[str]: ...
+
+
+class LogStore(Protocol):
+    def query(self, org_id: str, query: LogQuery) -> tuple[list[LogEntry], bool]: ...
+    def last_for(self, org_id: str, source_id: str, document_id: str) -> LogEntry | None: ...
+
+
+class StateStore(Protocol):
+    """A backend: the four role objects and a lifecycle."""
+
+    catalog: Catalog
+    queue: OperationQueue
+    items: ItemStore
+    logs: LogStore
+
+    def close(self) -> None: ...

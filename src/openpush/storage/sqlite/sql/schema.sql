@@ -1,0 +1,111 @@
+-- openpush embedded state: organizations, keys, sources, fields, the operation queue,
+-- item state and the indexing log. Applied idempotently at start-up.
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS organizations (
+    id           TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    created_at   REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    key_hash     TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    privileges   TEXT NOT NULL,
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    created_at   REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sources (
+    org_id        TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    id            TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    source_type   TEXT NOT NULL,
+    visibility    TEXT NOT NULL,
+    push_enabled  INTEGER NOT NULL,
+    stream_enabled INTEGER NOT NULL,
+    providers     TEXT NOT NULL DEFAULT '[]',
+    low_water_key TEXT NOT NULL DEFAULT '',
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    PRIMARY KEY (org_id, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sources_name ON sources(org_id, name);
+
+CREATE TABLE IF NOT EXISTS source_activities (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id     TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    activity   TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at   REAL
+);
+CREATE INDEX IF NOT EXISTS source_activities_source ON source_activities(org_id, source_id, id);
+
+CREATE TABLE IF NOT EXISTS fields (
+    org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (org_id, name)
+);
+
+CREATE TABLE IF NOT EXISTS operations (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id       TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    document_id  TEXT,
+    ordering_key TEXT NOT NULL,
+    payload      BLOB NOT NULL,
+    request_id   TEXT NOT NULL,
+    enqueued_at  REAL NOT NULL,
+    available_at REAL NOT NULL,
+    claimed      INTEGER NOT NULL DEFAULT 0,
+    attempts     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS operations_ready ON operations(claimed, available_at, seq);
+CREATE INDEX IF NOT EXISTS operations_document ON operations(org_id, source_id, document_id);
+
+CREATE TABLE IF NOT EXISTS items (
+    org_id       TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    document_id  TEXT NOT NULL,
+    ordering_key TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    record       BLOB,
+    last_result  TEXT NOT NULL,
+    last_reason  TEXT NOT NULL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (org_id, source_id, document_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_ordering ON items(org_id, source_id, ordering_key);
+
+CREATE TABLE IF NOT EXISTS acl_shapes (
+    org_id TEXT NOT NULL,
+    shape  TEXT NOT NULL,
+    PRIMARY KEY (org_id, shape)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS logs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    guid         TEXT NOT NULL,
+    org_id       TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    document_id  TEXT NOT NULL,
+    operation    TEXT NOT NULL,
+    result       TEXT NOT NULL,
+    task         TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    ordering_key TEXT NOT NULL,
+    request_id   TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    meta         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS logs_time ON logs(org_id, created_at);
+CREATE INDEX IF NOT EXISTS logs_document ON logs(org_id, source_id, document_id, id);
