@@ -46,7 +46,9 @@ def _push_privilege(source_id: str) -> tuple[Privilege, ...]:
 
 
 def _receipt(ordering_id: int, request_id: str, status: int = 202) -> JsonResponse:
-    return JsonResponse({"orderingId": ordering_id, "requestId": request_id}, status_code=status)
+    return JsonResponse(
+        {"orderingId": str(ordering_id), "requestId": request_id}, status_code=status
+    )
 
 
 @router.put("/documents", status_code=202, openapi_extra=ITEM_BODY, summary="Add or update an item")
