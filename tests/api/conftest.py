@@ -75,13 +75,12 @@ class Api:
     async def push(
         self, source: str, document_id: str, body: dict[str, Any], **params: Any
     ) -> httpx.Response:
-        r = await self.http.put(
+        return await self.http.put(
             self.docs(source),
             params={"documentId": document_id, **params},
             headers=self.auth(),
             json=body,
         )
-        return r
 
     async def delete(self, source: str, document_id: str, **params: Any) -> httpx.Response:
         return await self.http.delete(
