@@ -35,15 +35,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", Path, Path("openpush-data"), "Directory holding all embedded state."),
     Setting("host", str, "127.0.0.1", "Address the HTTP server binds to."),
     Setting("port", int, 8000, "Port the HTTP server listens on."),
-    Setting(
-        "public_url", str, "", "Base URL clients reach this server at (default: from the request)."
-    ),
     Setting("bootstrap_org", str, "", "Organization created at start-up if it does not exist."),
     Setting("bootstrap_api_key", str, "", "Admin API key created for the bootstrap organization."),
     Setting("worker", bool, True, "Run the indexing pipeline inside the server process."),
     Setting("worker_batch_size", int, 1000, "Operations a worker claims and applies at once."),
     Setting("worker_poll_interval", float, 0.2, "Seconds between queue polls when idle."),
-    Setting("worker_lease_seconds", float, 300.0, "Seconds before a claimed operation is retried."),
     Setting("max_request_bytes", int, 6 * MB, "Largest single push request body (413 above)."),
     Setting("max_item_content_bytes", int, 5 * MB, "Largest data/compressedBinaryData value."),
     Setting("max_decompressed_bytes", int, 64 * MB, "Largest decompressed item content."),
@@ -63,13 +59,11 @@ class Settings:
     data_dir: Path = Path("openpush-data")
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = ""
     bootstrap_org: str = ""
     bootstrap_api_key: str = ""
     worker: bool = True
     worker_batch_size: int = 1000
     worker_poll_interval: float = 0.2
-    worker_lease_seconds: float = 300.0
     max_request_bytes: int = 6 * MB
     max_item_content_bytes: int = 5 * MB
     max_decompressed_bytes: int = 64 * MB
