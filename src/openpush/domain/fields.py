@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -233,3 +233,10 @@ _CONVERTERS: dict[FieldType, Callable[[FieldDefinition, str | int | float], list
     FieldType.DOUBLE: _to_double,
     FieldType.DATE: _to_date,
 }
+
+
+def merged_fields(custom: Iterable[FieldDefinition]) -> dict[str, FieldDefinition]:
+    """An organization's fields: the default ones, overridden or extended by ``custom``."""
+    merged = dict(DEFAULT_FIELDS)
+    merged.update({f.name: f for f in custom})
+    return merged

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpush.domain.fields import DEFAULT_FIELDS, FieldDefinition
+from openpush.domain.fields import FieldDefinition, merged_fields
 from openpush.domain.items import ItemDocument
 from openpush.domain.operations import (
     ItemState,
@@ -58,9 +58,7 @@ class RoundContext:
 
     def fields(self, org_id: str) -> dict[str, FieldDefinition]:
         if org_id not in self._fields:
-            merged = dict(DEFAULT_FIELDS)
-            merged.update({f.name: f for f in self.store.catalog.list_fields(org_id)})
-            self._fields[org_id] = merged
+            self._fields[org_id] = merged_fields(self.store.catalog.list_fields(org_id))
         return self._fields[org_id]
 
     def item(self, key: Key) -> ItemRecord | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from openpush.domain.fields import DEFAULT_FIELDS, FieldDefinition
+from openpush.domain.fields import FieldDefinition, merged_fields
 from openpush.domain.sources import Source, SourceVisibility
 from openpush.index.base import IndexHit, IndexResult, IndexSearch, SearchIndex, SortKey, Visibility
 from openpush.search.query import FieldExpr, Node, Phrase, Term, all_of, combine, parse
@@ -88,9 +88,7 @@ def _visibility(
 
 
 def _org_fields(store: StateStore, org_id: str) -> dict[str, FieldDefinition]:
-    merged = dict(DEFAULT_FIELDS)
-    merged.update({f.name: f for f in store.catalog.list_fields(org_id)})
-    return merged
+    return merged_fields(store.catalog.list_fields(org_id))
 
 
 def highlight_words(node: Node) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from openpush.api.auth import caller_for_org, runtime_of
 from openpush.api.body import read_json_body
 from openpush.api.responses import JsonResponse
 from openpush.api.wire import field_from_wire, field_model, page_model
-from openpush.domain.fields import DEFAULT_FIELDS, FieldDefinition
+from openpush.domain.fields import DEFAULT_FIELDS, FieldDefinition, merged_fields
 from openpush.domain.organizations import Privilege
 from openpush.errors import InvalidJsonError, InvalidParameterError, NotFoundError
 
@@ -30,9 +30,8 @@ _SYSTEM = set(DEFAULT_FIELDS)
 
 
 def _all_fields(request: Request, org_id: str) -> list[FieldDefinition]:
-    merged = dict(DEFAULT_FIELDS)
-    merged.update({f.name: f for f in runtime_of(request).store.catalog.list_fields(org_id)})
-    return sorted(merged.values(), key=lambda f: f.name)
+    custom = runtime_of(request).store.catalog.list_fields(org_id)
+    return sorted(merged_fields(custom).values(), key=lambda f: f.name)
 
 
 async def _definitions(request: Request) -> list[FieldDefinition]:
