@@ -196,9 +196,13 @@ def cpu_usage(a: CpuSample, b: CpuSample) -> dict[str, Any]:
 # -- the server under test --------------------------------------------------------------------
 
 
-def free_port() -> int:
+def free_port(wanted: int = 0) -> int:
+    """``wanted`` if nothing listens on it (else RuntimeError), or any free port when 0."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", wanted))
+        except OSError as exc:
+            raise RuntimeError(f"port {wanted} is not free: {exc}") from None
         return int(sock.getsockname()[1])
 
 
@@ -1371,7 +1375,11 @@ def measured(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = "".join(random.choice("abcdefghjkmnpqrstuvwxy") for _ in range(4))
     workdir = Path(tempfile.mkdtemp(prefix="openpush-bench-"))
-    port = args.port or free_port()
+    try:
+        port = free_port(args.port)
+    except RuntimeError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     try:
         return _run(args, run_id, workdir, port)
     except BaseException:
