@@ -8,7 +8,6 @@ lexicographic order is the numeric order.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -96,9 +95,6 @@ class OrderingClock:
             now = time.time_ns() // 1_000_000
             self._last = max(now, self._last + 1)
             return self._last
-
-
-_REQUEST_IDS = itertools.count()
 
 
 @dataclass(slots=True)

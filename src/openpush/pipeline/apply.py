@@ -48,7 +48,7 @@ class RoundContext:
     index_changed: bool = False
     _sources: dict[tuple[str, str], Source | None] = field(default_factory=dict)
     _fields: dict[str, dict[str, FieldDefinition]] = field(default_factory=dict)
-    _loaded: set[Key] = field(default_factory=set)
+    _cache: dict[Key, ItemRecord | None] = field(default_factory=dict)
 
     def source(self, org_id: str, source_id: str) -> Source | None:
         key = (org_id, source_id)
@@ -62,15 +62,12 @@ class RoundContext:
         return self._fields[org_id]
 
     def item(self, key: Key) -> ItemRecord | None:
+        """The item as this round has left it so far (read once from the store)."""
         if key in self.commit.items:
             return self.commit.items[key]
-        if key not in self._loaded:
-            self._loaded.add(key)
-            found = self.store.items.get_items(key[0], key[1], [key[2]]).get(key[2])
-            if found is not None:
-                self.commit.items[key] = found
-            return found
-        return None
+        if key not in self._cache:
+            self._cache[key] = self.store.items.get_items(key[0], key[1], [key[2]]).get(key[2])
+        return self._cache[key]
 
     def low_water(self, source: Source) -> int:
         pending = self.commit.low_water.get((source.org_id, source.id), 0)
@@ -133,9 +130,6 @@ class RoundContext:
         if op.document_id is not None:
             self.note_outcome((op.org_id, op.source_id, op.document_id), LogResult.ERROR, reason)
         self.commit.done.append(op.seq)
-
-    def give_up(self, op: QueuedOperation, reason: str) -> None:
-        self.fail(op, reason)
 
 
 def _stale(context: RoundContext, op: QueuedOperation, source: Source, key: Key) -> bool:

@@ -122,7 +122,7 @@ class Worker:
 
     def _apply(self, operation: QueuedOperation, context: RoundContext) -> None:
         if self._retry.exhausted(operation):
-            context.give_up(operation, self._retry.reason(operation))
+            context.fail(operation, self._retry.reason(operation))
             return
         try:
             apply_operation(operation, context)

@@ -14,7 +14,6 @@ from openpush.api.wire import page_model, source_model
 from openpush.domain.organizations import Privilege
 from openpush.domain.sources import Source, SourceType, SourceVisibility, new_source_id
 from openpush.errors import InvalidParameterError, MissingParameterError
-from openpush.index.base import SearchIndex
 
 __all__ = ["router"]
 
@@ -112,17 +111,10 @@ async def delete_source(request: Request, organizationId: str, sourceId: str) ->
     purge = getattr(runtime.store.items, "purge_source", None)
     if purge is not None:
         purge(caller.org_id, source.id)
-    _drop_from_index(runtime.index, runtime.worker, caller.org_id, source.id)
+    if runtime.worker is not None:
+        org_id, source_id = caller.org_id, source.id
+        runtime.worker.run_exclusive(lambda writer: writer.delete_source(org_id, source_id))
     return Response(status_code=204)
-
-
-def _drop_from_index(index: SearchIndex, worker: object, org_id: str, source_id: str) -> None:
-    """Items of a deleted source leave the index; searches already exclude unknown sources."""
-    if worker is None:
-        return
-    run = getattr(worker, "run_exclusive", None)
-    if run is not None:
-        run(lambda writer: writer.delete_source(org_id, source_id))
 
 
 @router.get("", summary="Get the organization")

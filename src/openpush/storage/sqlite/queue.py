@@ -241,9 +241,6 @@ class SqliteItemStore:
         self._db.read(select)
         return found
 
-    def get(self, org_id: str, source_id: str, document_id: str) -> ItemRecord | None:
-        return self.get_items(org_id, source_id, [document_id]).get(document_id)
-
     def live_with_prefix(self, org_id: str, source_id: str, prefix: str) -> list[ItemRecord]:
         """Live items whose documentId starts with ``prefix`` (compared byte for byte)."""
         upper = prefix + "\U0010ffff"
