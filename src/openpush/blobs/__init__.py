@@ -1,0 +1,1 @@
+"""File-container bytes: the embedded local store and S3-compatible object storage."""
