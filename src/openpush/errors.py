@@ -21,6 +21,9 @@ to responses (Coveo's ``{"errorCode", "message"}`` body).
     │   ├── SourceNotFoundError        (412 SOURCE_DOES_NOT_EXIST, as Coveo does)
     │   ├── FieldNotFoundError         (404)
     │   └── ResourceNotFoundError      any other missing resource (404)
+    │       ├── FileContainerNotFoundError  unknown, expired or consumed fileId (404 FILE_NOT_FOUND)
+    │       ├── StreamNotFoundError    unknown or closed streamId (404 STREAM_NOT_FOUND)
+    │       └── BatchNotFoundError     unknown batch id (404 BATCH_NOT_FOUND)
     ├── ConflictError                  a resource that already exists (409)
     ├── StorageError                   the state store failed
     │   └── StorageBusyError           the store is locked; retry later
@@ -32,9 +35,11 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
+    "BatchNotFoundError",
     "ConflictError",
     "ContentDecodingError",
     "FieldNotFoundError",
+    "FileContainerNotFoundError",
     "InvalidItemError",
     "InvalidJsonError",
     "InvalidParameterError",
@@ -51,6 +56,7 @@ __all__ = [
     "SourceNotFoundError",
     "StorageBusyError",
     "StorageError",
+    "StreamNotFoundError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -133,6 +139,24 @@ class FieldNotFoundError(NotFoundError):
 
 class ResourceNotFoundError(NotFoundError):
     """Any other missing resource: provider, file, stream, batch, key."""
+
+
+class FileContainerNotFoundError(ResourceNotFoundError):
+    """A fileId that does not exist, expired, holds nothing yet, or was already consumed."""
+
+    error_code = "FILE_NOT_FOUND"
+
+
+class StreamNotFoundError(ResourceNotFoundError):
+    """A streamId that does not exist in this source or is no longer open."""
+
+    error_code = "STREAM_NOT_FOUND"
+
+
+class BatchNotFoundError(ResourceNotFoundError):
+    """A batch id that this source never received."""
+
+    error_code = "BATCH_NOT_FOUND"
 
 
 class ConflictError(OpenpushError):

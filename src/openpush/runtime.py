@@ -11,6 +11,8 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 
+from openpush.blobs.base import BlobStore
+from openpush.blobs.registry import open_blob_store
 from openpush.domain.operations import OrderingClock
 from openpush.domain.organizations import ADMIN, ApiKey, Organization, hash_api_key
 from openpush.index.base import SearchIndex
@@ -33,6 +35,7 @@ class Runtime:
     store: StateStore
     index: SearchIndex
     tokens: SearchTokens
+    blobs: BlobStore
     worker: Worker | None = None
     clock: OrderingClock = field(default_factory=OrderingClock)
     expander: IdentityExpander = field(default_factory=DirectExpander)
@@ -47,10 +50,18 @@ class Runtime:
         secret = settings.search_token_secret or store.catalog.set_meta_default(
             "search_token_secret", secrets.token_urlsafe(32)
         )
-        runtime = cls(settings=settings, store=store, index=index, tokens=SearchTokens(secret))
+        blob_secret = store.catalog.set_meta_default("blob_signing_secret", secrets.token_hex(32))
+        blobs = open_blob_store(settings, bytes.fromhex(blob_secret))
+        runtime = cls(
+            settings=settings,
+            store=store,
+            index=index,
+            tokens=SearchTokens(secret),
+            blobs=blobs,
+        )
         bootstrap(runtime)
         if settings.worker if worker is None else worker:
-            runtime.worker = Worker(store, index, settings)
+            runtime.worker = Worker(store, index, settings, blobs=blobs)
             runtime.worker.start()
         return runtime
 
@@ -63,6 +74,7 @@ class Runtime:
         if self.worker is not None:
             self.worker.stop()
         self.index.close()
+        self.blobs.close()
         self.store.close()
 
 

@@ -49,6 +49,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sqlite_synchronous", str, "FULL", "SQLite synchronous mode: FULL or NORMAL."),
     Setting("index_writer_heap_mb", int, 128, "Memory the index writer may buffer, in MB."),
     Setting("log_level", str, "info", "Server log level."),
+    Setting("blobs", str, "", "File-container storage: empty (local files) or s3://bucket/prefix."),
+    Setting("s3_endpoint_url", str, "", "S3-compatible endpoint URL (empty: AWS)."),
+    Setting("s3_region", str, "us-east-1", "Region of the S3 bucket."),
+    Setting(
+        "public_url", str, "", "Base URL clients reach this server at (default: the request's)."
+    ),
+    Setting("file_container_max_bytes", int, 256 * MB, "Largest file container (413 above)."),
+    Setting("file_container_ttl_seconds", int, 3600, "How long a file container accepts use."),
+    Setting(
+        "olderthan_future_margin_seconds",
+        int,
+        300,
+        "How far ahead of now a delete-older-than orderingId may lie without force=true.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -73,6 +87,13 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     index_writer_heap_mb: int = 128
     log_level: str = "info"
+    blobs: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    public_url: str = ""
+    file_container_max_bytes: int = 256 * MB
+    file_container_ttl_seconds: int = 3600
+    olderthan_future_margin_seconds: int = 300
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from openpush.api.app import create_app
@@ -41,7 +42,7 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def runtime(tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[Runtime]:
     rt = Runtime.open(make_settings(tmp_path, **settings_overrides))
-    rt.worker = Worker(rt.store, rt.index, rt.settings)
+    rt.worker = Worker(rt.store, rt.index, rt.settings, blobs=rt.blobs)
     yield rt
     rt.close()
 
@@ -86,6 +87,39 @@ class Api:
         return await self.http.delete(
             self.docs(source), headers=self.auth(), params={"documentId": document_id, **params}
         )
+
+    async def container(self, content: bytes | None = None) -> dict[str, Any]:
+        """Create a file container and, when ``content`` is given, upload it."""
+        r = await self.http.post(f"/push/v1/organizations/{self.org}/files", headers=self.auth())
+        assert r.status_code == 201, r.text
+        created = dict(r.json())
+        if content is not None:
+            up = await self.http.put(
+                created["uploadUri"], content=content, headers=created["requiredHeaders"]
+            )
+            assert up.status_code == 200, up.text
+        return created
+
+    async def batch(
+        self, source: str, body: dict[str, Any] | bytes, **params: Any
+    ) -> httpx.Response:
+        """Upload ``body`` to a fresh container and send the batch call."""
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        created = await self.container(content)
+        return await self.http.put(
+            self.docs(source) + "/batch",
+            params={"fileId": created["fileId"], **params},
+            headers=self.auth(),
+        )
+
+    async def batch_status(self, source: str, batch_id: str, **params: Any) -> dict[str, Any]:
+        r = await self.http.get(
+            self.docs(source) + f"/batches/{batch_id}",
+            headers=self.auth(),
+            params={"perPage": 1000, **params},
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
 
     def drain(self) -> None:
         assert self.runtime.worker is not None

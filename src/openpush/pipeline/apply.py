@@ -12,10 +12,13 @@ Ordering rules (push-api.md §8), applied per item:
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openpush.blobs.base import BlobStore
 from openpush.domain.fields import FieldDefinition, merged_fields
 from openpush.domain.items import ItemDocument
 from openpush.domain.operations import (
@@ -25,14 +28,23 @@ from openpush.domain.operations import (
     OperationKind,
     QueuedOperation,
 )
-from openpush.domain.sources import Source
+from openpush.domain.partial import PartialUpdate, apply_partial_update
+from openpush.domain.sources import Source, SourceType
 from openpush.errors import InvalidItemError
 from openpush.index.base import IndexWriter
 from openpush.pipeline.stages import prepare_item
 from openpush.settings import Settings
 from openpush.storage.base import ItemRecord, PipelineCommit, StateStore
 
-__all__ = ["RoundContext", "apply_operation"]
+__all__ = [
+    "RoundContext",
+    "add_item",
+    "apply_operation",
+    "delete_item",
+    "delete_older_than",
+    "merge_item",
+    "partial_update_item",
+]
 
 Key = tuple[str, str, str]
 
@@ -44,8 +56,10 @@ class RoundContext:
     store: StateStore
     settings: Settings
     writer: IndexWriter
+    blobs: BlobStore | None = None
     commit: PipelineCommit = field(default_factory=PipelineCommit)
     index_changed: bool = False
+    used_files: list[tuple[str, str]] = field(default_factory=list)
     _sources: dict[tuple[str, str], Source | None] = field(default_factory=dict)
     _fields: dict[str, dict[str, FieldDefinition]] = field(default_factory=dict)
     _cache: dict[Key, ItemRecord | None] = field(default_factory=dict)
@@ -68,6 +82,49 @@ class RoundContext:
         if key not in self._cache:
             self._cache[key] = self.store.items.get_items(key[0], key[1], [key[2]]).get(key[2])
         return self._cache[key]
+
+    def prefetch(self, org_id: str, source_id: str, document_ids: Iterable[str]) -> None:
+        """Read many items in one query (a batch chunk) before deciding on each."""
+        wanted = [
+            d
+            for d in dict.fromkeys(document_ids)
+            if (org_id, source_id, d) not in self._cache
+            and (org_id, source_id, d) not in self.commit.items
+        ]
+        if not wanted:
+            return
+        found = self.store.items.get_items(org_id, source_id, wanted)
+        for document_id in wanted:
+            self._cache[(org_id, source_id, document_id)] = found.get(document_id)
+
+    def file_loader(self, org_id: str) -> Any:
+        """Read a file container of ``org_id`` (an item's compressedBinaryDataFileId)."""
+
+        def load(file_id: str) -> bytes:
+            container = self.store.transfers.get_container(org_id, file_id)
+            if container is None or self.blobs is None:
+                raise InvalidItemError(
+                    f"file container {file_id!r} does not exist, expired or was already used"
+                )
+            limit = self.settings.file_container_max_bytes
+            size = self.blobs.size(org_id, file_id)
+            if size is None:
+                raise InvalidItemError(f"nothing was uploaded to file container {file_id!r}")
+            if size > limit:
+                raise InvalidItemError(
+                    f"file container {file_id!r} holds {size} bytes; the limit is {limit}"
+                )
+            with self.blobs.open(org_id, file_id) as stream:
+                packed = stream.read(limit + 1)
+            self.release_file(org_id, file_id)
+            return packed
+
+        return load
+
+    def release_file(self, org_id: str, file_id: str) -> None:
+        """Delete a used container once this round commits."""
+        self.commit.dropped_containers.add((org_id, file_id))
+        self.used_files.append((org_id, file_id))
 
     def low_water(self, source: Source) -> int:
         pending = self.commit.low_water.get((source.org_id, source.id), 0)
@@ -132,8 +189,10 @@ class RoundContext:
         self.commit.done.append(op.seq)
 
 
-def _stale(context: RoundContext, op: QueuedOperation, source: Source, key: Key) -> bool:
-    """Log and return True when ``op`` must not change the item (ordering rules)."""
+def _stale(
+    context: RoundContext, op: QueuedOperation, source: Source, key: Key
+) -> LogResult | None:
+    """Log and return the outcome when ``op`` must not change the item (ordering rules)."""
     low = context.low_water(source)
     if op.ordering_id < low:
         reason = (
@@ -142,7 +201,7 @@ def _stale(context: RoundContext, op: QueuedOperation, source: Source, key: Key)
         )
         context.log(op, key[2], LogResult.REJECTED, reason)
         context.note_outcome(key, LogResult.REJECTED, reason)
-        return True
+        return LogResult.REJECTED
     current = context.item(key)
     if current is not None and op.ordering_id < current.ordering_id:
         reason = (
@@ -150,28 +209,36 @@ def _stale(context: RoundContext, op: QueuedOperation, source: Source, key: Key)
             f" item; this one (orderingId {op.ordering_id}) was ignored"
         )
         context.log(op, key[2], LogResult.SKIPPED, reason)
-        return True
-    return False
+        return LogResult.SKIPPED
+    return None
 
 
 def _add(op: QueuedOperation, context: RoundContext, source: Source) -> None:
     assert op.document_id is not None
-    key = (op.org_id, op.source_id, op.document_id)
-    if _stale(context, op, source, key):
-        return
+    add_item(context, op, source, ItemDocument.from_dict(op.payload["item"]))
+
+
+def add_item(
+    context: RoundContext, op: QueuedOperation, source: Source, item: ItemDocument
+) -> LogResult:
+    """Index ``item`` unless ordering rules forbid it; log and return the outcome."""
+    key = (op.org_id, op.source_id, item.document_id)
+    stale = _stale(context, op, source, key)
+    if stale is not None:
+        return stale
     try:
-        item = ItemDocument.from_dict(op.payload["item"])
         prepared = prepare_item(
             item,
             source=source,
             fields=context.fields(op.org_id),
             ordering_id=op.ordering_id,
             settings=context.settings,
+            load_file=context.file_loader(op.org_id),
         )
     except InvalidItemError as exc:
-        context.log(op, op.document_id, LogResult.REJECTED, exc.message)
+        context.log(op, item.document_id, LogResult.REJECTED, exc.message)
         context.note_outcome(key, LogResult.REJECTED, exc.message)
-        return
+        return LogResult.REJECTED
     context.writer.upsert(prepared.document)
     context.index_changed = True
     if prepared.shape:
@@ -179,7 +246,67 @@ def _add(op: QueuedOperation, context: RoundContext, source: Source) -> None:
     result = LogResult.WARNING if prepared.warnings else LogResult.COMPLETED
     reason = "; ".join(prepared.warnings) or "indexed"
     context.set_item(key, op.ordering_id, ItemState.INDEXED, prepared.record, result, reason)
-    context.log(op, op.document_id, result, reason)
+    context.log(op, item.document_id, result, reason)
+    return result
+
+
+def _current_item(context: RoundContext, key: Key) -> ItemDocument | None:
+    record = context.item(key)
+    if record is None or record.state is not ItemState.INDEXED or not record.record:
+        return None
+    return ItemDocument.from_dict(record.record["item"])
+
+
+def merge_item(
+    context: RoundContext, op: QueuedOperation, source: Source, update: ItemDocument
+) -> LogResult:
+    """Shallow merge (§4.4): create the item if missing, else overwrite only what is sent."""
+    current = _current_item(context, (op.org_id, op.source_id, update.document_id))
+    if current is None:
+        return add_item(context, op, source, update)
+    changes: dict[str, Any] = {"metadata": {**current.metadata, **update.metadata}}
+    if any(
+        v is not None
+        for v in (
+            update.data,
+            update.compressed_binary_data,
+            update.compressed_binary_data_file_id,
+        )
+    ):
+        changes.update(
+            data=update.data,
+            compressed_binary_data=update.compressed_binary_data,
+            compressed_binary_data_file_id=update.compressed_binary_data_file_id,
+            compression_type=update.compression_type,
+        )
+    for name in ("file_extension", "parent_id", "permissions"):
+        if getattr(update, name) is not None:
+            changes[name] = getattr(update, name)
+    return add_item(context, op, source, dataclasses.replace(current, **changes))
+
+
+def partial_update_item(
+    context: RoundContext, op: QueuedOperation, source: Source, update: PartialUpdate
+) -> LogResult:
+    """Apply one partialUpdate entry (§4.3) to an existing item and re-index it."""
+    key = (op.org_id, op.source_id, update.document_id)
+    current = _current_item(context, key)
+    if current is None:
+        stale = _stale(context, op, source, key)
+        if stale is not None:
+            return stale
+        reason = f"partial update of an item that does not exist ({update.operator.value})"
+        context.log(op, update.document_id, LogResult.ERROR, reason)
+        return LogResult.ERROR
+    try:
+        # metadata keys are stored lower-cased (they are case-insensitive on the wire)
+        metadata = apply_partial_update(
+            current.metadata, dataclasses.replace(update, field=update.field.lower())
+        )
+    except InvalidItemError as exc:
+        context.log(op, update.document_id, LogResult.REJECTED, exc.message)
+        return LogResult.REJECTED
+    return add_item(context, op, source, dataclasses.replace(current, metadata=metadata))
 
 
 def _delete_one(
@@ -206,15 +333,22 @@ def _children(context: RoundContext, op: QueuedOperation, prefix: str) -> list[K
 
 def _delete(op: QueuedOperation, context: RoundContext, source: Source) -> None:
     assert op.document_id is not None
-    key = (op.org_id, op.source_id, op.document_id)
-    if _stale(context, op, source, key):
-        return
+    delete_item(context, op, source, op.document_id, bool(op.payload.get("delete_children")))
+
+
+def delete_item(
+    context: RoundContext, op: QueuedOperation, source: Source, document_id: str, children: bool
+) -> LogResult:
+    key = (op.org_id, op.source_id, document_id)
+    stale = _stale(context, op, source, key)
+    if stale is not None:
+        return stale
     existed = context.item(key)
     reason = "deleted" if existed and existed.state is ItemState.INDEXED else "deleted (no item)"
     _delete_one(op, context, key, reason, OperationKind.DELETE.value)
-    if not op.payload.get("delete_children"):
-        return
-    prefix = op.document_id if op.document_id.endswith("/") else op.document_id + "/"
+    if not children:
+        return LogResult.COMPLETED
+    prefix = document_id if document_id.endswith("/") else document_id + "/"
     for child in _children(context, op, prefix):
         record = context.item(child)
         if record is None or record.state is not ItemState.INDEXED:
@@ -225,36 +359,84 @@ def _delete(op: QueuedOperation, context: RoundContext, source: Source) -> None:
             op,
             context,
             child,
-            f"deleted with its parent {op.document_id}",
+            f"deleted with its parent {document_id}",
             OperationKind.DELETE_AND_CHILDREN.value,
         )
+    return LogResult.COMPLETED
 
 
 def _delete_older_than(op: QueuedOperation, context: RoundContext, source: Source) -> None:
-    threshold = op.ordering_id
+    delete_older_than(context, op, source, op.ordering_id, low_water=True)
+
+
+def delete_older_than(
+    context: RoundContext,
+    op: QueuedOperation,
+    source: Source,
+    threshold: int,
+    *,
+    low_water: bool,
+    keep_all_safety: bool = False,
+) -> int:
+    """Delete every live item last changed by an orderingId strictly below ``threshold``.
+
+    ``low_water`` leaves the threshold as the source's low-water mark (§2.4).
+    ``keep_all_safety`` skips the deletion when it would remove every item of the source
+    (the Catalog safety rule of a stream load, §4.1). Returns how many items were deleted.
+    """
     keys = {
         (r.org_id, r.source_id, r.document_id)
         for r in context.store.items.live_older_than(op.org_id, op.source_id, threshold)
     }
     keys.update(k for k in context.commit.items if k[:2] == (op.org_id, op.source_id))
-    deleted = 0
+    doomed = []
     for key in sorted(keys):
         record = context.item(key)
-        if record is None or record.state is not ItemState.INDEXED:
-            continue
-        if record.ordering_id >= threshold:
-            continue
+        if (
+            record is not None
+            and record.state is ItemState.INDEXED
+            and record.ordering_id < threshold
+        ):
+            doomed.append((key, record))
+    if keep_all_safety and doomed and len(doomed) >= _live_count(context, op):
+        context.log(
+            op,
+            "",
+            LogResult.WARNING,
+            f"the load would delete all {len(doomed)} items of the catalog source;"
+            " nothing was deleted (safety rule)",
+        )
+        return 0
+    reason = f"older than orderingId {threshold}"
+    for key, record in doomed:
         context.writer.delete(*key)
         context.index_changed = True
-        reason = f"older than orderingId {threshold}"
         context.set_item(
             key, record.ordering_id, ItemState.DELETED, None, LogResult.COMPLETED, reason
         )
         context.log(op, key[2], LogResult.COMPLETED, reason, OperationKind.DELETE.value)
-        deleted += 1
-    mark = (op.org_id, op.source_id)
-    context.commit.low_water[mark] = max(context.commit.low_water.get(mark, 0), threshold)
-    context.log(op, "", LogResult.COMPLETED, f"deleted {deleted} items older than {threshold}")
+    if low_water:
+        mark = (op.org_id, op.source_id)
+        context.commit.low_water[mark] = max(context.commit.low_water.get(mark, 0), threshold)
+    context.log(op, "", LogResult.COMPLETED, f"deleted {len(doomed)} items older than {threshold}")
+    return len(doomed)
+
+
+def _live_count(context: RoundContext, op: QueuedOperation) -> int:
+    """Live items of the source as this round has left them so far."""
+    stored = context.store.items.count_live(op.org_id, op.source_id)
+    pending = [k for k in context.commit.items if k[:2] == (op.org_id, op.source_id)]
+    originally = context.store.items.get_items(op.org_id, op.source_id, [k[2] for k in pending])
+    for key in pending:
+        was = originally.get(key[2])
+        was_live = was is not None and was.state is ItemState.INDEXED
+        now_live = context.commit.items[key].state is ItemState.INDEXED
+        stored += int(now_live) - int(was_live)
+    return stored
+
+
+def is_catalog(source: Source) -> bool:
+    return source.source_type is SourceType.CATALOG
 
 
 _HANDLERS = {

@@ -8,9 +8,11 @@ part of it becomes a warning (the item is indexed with result WARNING).
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,26 +44,41 @@ def permanent_id(uri: str) -> str:
     return md5[:30] + sha1[:30]
 
 
-def _content(item: ItemDocument, settings: Settings) -> bytes:
+FileLoader = Callable[[str], bytes]
+
+
+def _content(
+    item: ItemDocument, settings: Settings, load_file: FileLoader | None
+) -> tuple[bytes, ItemDocument]:
+    """The item's decoded content, and the item as it is stored (content inline)."""
     limit = settings.max_item_content_bytes
     if item.data is not None:
         raw = item.data.encode()
         if len(raw) > limit:
             raise ContentDecodingError(f"data is {len(raw)} bytes; the limit is {limit}")
-        return raw
+        return raw, item
     if item.compressed_binary_data is not None:
         packed = decode_base64(item.compressed_binary_data, max_output=limit)
-        return decompress(
-            packed,
-            item.compression_type,
-            max_output=settings.max_decompressed_bytes,
-            max_ratio=settings.max_decompression_ratio,
+    elif item.compressed_binary_data_file_id is not None:
+        if load_file is None:
+            raise InvalidItemError("file containers are not available to this pipeline")
+        packed = load_file(item.compressed_binary_data_file_id)
+        # The container is deleted once used: keep its bytes with the item so that a later
+        # merge or partial update can re-index it.
+        item = dataclasses.replace(
+            item,
+            compressed_binary_data=base64.b64encode(packed).decode(),
+            compressed_binary_data_file_id=None,
         )
-    if item.compressed_binary_data_file_id is not None:
-        raise InvalidItemError(
-            f"file container {item.compressed_binary_data_file_id!r} does not exist or expired"
-        )
-    return b""
+    else:
+        return b"", item
+    content = decompress(
+        packed,
+        item.compression_type,
+        max_output=settings.max_decompressed_bytes,
+        max_ratio=settings.max_decompression_ratio,
+    )
+    return content, item
 
 
 def _map_fields(
@@ -98,6 +115,7 @@ def prepare_item(
     fields: Mapping[str, FieldDefinition],
     ordering_id: int,
     settings: Settings,
+    load_file: FileLoader | None = None,
 ) -> Prepared:
     warnings: list[str] = []
     model = item.permissions
@@ -106,7 +124,7 @@ def prepare_item(
             f"the item has {model.permission_count} permissions; "
             f"the limit is {settings.max_permissions_per_item}"
         )
-    content = _content(item, settings)
+    content, item = _content(item, settings, load_file)
     extracted = extract(content, item.file_extension)
     warnings.extend(extracted.warnings)
 

@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from openpush.domain.operations import QueuedOperation
+from openpush.blobs.base import BlobStore
+from openpush.domain.operations import LogResult, OperationKind, QueuedOperation
 from openpush.index.base import IndexWriter, SearchIndex
 from openpush.pipeline.apply import RoundContext, apply_operation
+from openpush.pipeline.batches import run_batch
 from openpush.pipeline.retry import RetryPolicy
 from openpush.settings import Settings
 from openpush.storage.base import StateStore
@@ -36,11 +38,14 @@ class Worker:
         index: SearchIndex,
         settings: Settings,
         *,
+        blobs: BlobStore | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._index = index
         self._settings = settings
+        self._blobs = blobs
+        self._next_sweep = 0.0
         self._writer = index.writer()
         self._retry = RetryPolicy()
         self._wake = threading.Event()
@@ -86,6 +91,7 @@ class Worker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._maybe_sweep()
                 done = self.run_once()
             except Exception:
                 log.exception("pipeline round failed; its operations will be retried")
@@ -105,9 +111,25 @@ class Worker:
         if not operations:
             return int(ran_tasks)
         started = time.monotonic()
-        context = RoundContext(self._store, self._settings, self._writer)
+        context = self._context()
         for operation in operations:
-            self._apply(operation, context)
+            if operation.kind is OperationKind.BATCH_FILE:
+                self._commit(context)
+                self._run_batch(operation)
+                context = self._context()
+            else:
+                self._apply(operation, context)
+        self._commit(context)
+        log.debug("applied %d operations in %.3fs", len(operations), time.monotonic() - started)
+        return len(operations)
+
+    def _context(self) -> RoundContext:
+        return RoundContext(self._store, self._settings, self._writer, self._blobs)
+
+    def _commit(self, context: RoundContext) -> None:
+        """Index commit, then the state transaction; then delete the containers used."""
+        if not context.commit.done and not context.commit.logs and not context.index_changed:
+            return
         try:
             if context.index_changed:
                 self._writer.commit()
@@ -115,10 +137,67 @@ class Worker:
         except Exception:
             self._rollback()
             raise
+        if self._blobs is not None:
+            for org_id, file_id in context.used_files:
+                self._blobs.delete(org_id, file_id)
         if self._on_commit is not None:
             self._on_commit()
-        log.debug("applied %d operations in %.3fs", len(operations), time.monotonic() - started)
-        return len(operations)
+
+    def _run_batch(self, operation: QueuedOperation) -> None:
+        batch_id = operation.payload.get("batch_id", "")
+        batch = self._store.transfers.get_batch(operation.org_id, operation.source_id, batch_id)
+        source = self._store.catalog.get_source(operation.org_id, operation.source_id)
+        if batch is None or source is None or self._retry.exhausted(operation):
+            context = self._context()
+            reason = (
+                self._retry.reason(operation)
+                if batch is not None and source is not None
+                else "the batch or its source no longer exists"
+            )
+            context.log(operation, "", LogResult.ERROR, reason)
+            context.commit.done.append(operation.seq)
+            self._commit(context)
+            return
+        run_batch(
+            operation,
+            batch,
+            source,
+            new_context=self._context,
+            commit=self._commit,
+            chunk_size=self._settings.worker_batch_size,
+        )
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    SWEEP_INTERVAL = 60.0
+    STREAM_LIFETIME = 24 * 3600.0
+
+    def _maybe_sweep(self) -> None:
+        now = time.time()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_INTERVAL
+        try:
+            self.sweep(now)
+        except Exception:
+            log.exception("container clean-up failed; it will run again")
+
+    def sweep(self, now: float) -> None:
+        """Delete expired unused containers, abandoned streams and orphaned blobs."""
+        transfers = self._store.transfers
+        keys = {(c.org_id, c.file_id) for c in transfers.stale_containers(now)}
+        for stream in transfers.abandoned_streams(now - self.STREAM_LIFETIME):
+            keys.update((stream.org_id, file_id) for file_id in stream.file_ids)
+            transfers.drop_stream(stream)
+        transfers.drop_containers(keys)
+        if self._blobs is None:
+            return
+        for org_id, file_id in keys:
+            self._blobs.delete(org_id, file_id)
+        ttl = self._settings.file_container_ttl_seconds
+        for org_id, file_id, modified in self._blobs.iter_stored():
+            if modified < now - ttl and transfers.get_container(org_id, file_id) is None:
+                self._blobs.delete(org_id, file_id)
 
     def _apply(self, operation: QueuedOperation, context: RoundContext) -> None:
         if self._retry.exhausted(operation):

@@ -16,6 +16,7 @@ from openpush.domain.fields import FieldDefinition
 from openpush.domain.operations import ItemState, LogEntry, OperationKind, QueuedOperation
 from openpush.domain.organizations import ApiKey, Organization
 from openpush.domain.sources import ActivityType, Source, SourceActivity
+from openpush.domain.transfers import Batch, FileContainer, Stream
 
 __all__ = [
     "Catalog",
@@ -27,6 +28,7 @@ __all__ = [
     "OperationQueue",
     "PipelineCommit",
     "StateStore",
+    "TransferStore",
 ]
 
 
@@ -66,6 +68,8 @@ class PipelineCommit:
     logs: list[LogEntry] = field(default_factory=list)
     shapes: set[tuple[str, str]] = field(default_factory=set)
     low_water: dict[tuple[str, str], int] = field(default_factory=dict)
+    batches: dict[str, Batch] = field(default_factory=dict)
+    dropped_containers: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -82,6 +86,7 @@ class LogQuery:
     exclude_tasks: Sequence[str] = ()
     document_id: str | None = None
     document_id_matching: str = "EXACT"
+    request_id: str | None = None
     page: int = 0
     per_page: int = 100
 
@@ -128,6 +133,10 @@ class ItemStore(Protocol):
         self, org_id: str, source_id: str, ordering_id: int
     ) -> list[ItemRecord]: ...
     def count_live(self, org_id: str, source_id: str) -> int: ...
+    def max_ordering_id(self, org_id: str, source_id: str) -> int:
+        """The highest orderingId the source has received (items and queued operations)."""
+        ...
+
     def acl_shapes(self, org_id: str) -> list[str]: ...
 
 
@@ -136,12 +145,42 @@ class LogStore(Protocol):
     def last_for(self, org_id: str, source_id: str, document_id: str) -> LogEntry | None: ...
 
 
+class TransferStore(Protocol):
+    """File containers, batches and streams (``openpush.domain.transfers``).
+
+    ``submit`` is the one write that accepts a container-backed request: it holds the
+    containers the request consumes, records its batch, closes its stream and enqueues its
+    operation in one transaction, so a request is either accepted whole or not at all.
+    """
+
+    def create_container(self, container: FileContainer) -> None: ...
+    def get_container(self, org_id: str, file_id: str) -> FileContainer | None: ...
+    def stale_containers(self, now: float) -> list[FileContainer]: ...
+    def drop_containers(self, keys: Iterable[tuple[str, str]]) -> None: ...
+    async def asubmit(
+        self,
+        operation: NewOperation,
+        *,
+        hold_files: Sequence[str] = (),
+        batch: Batch | None = None,
+        close_stream: str | None = None,
+        now: float,
+    ) -> None: ...
+    def get_batch(self, org_id: str, source_id: str, batch_id: str) -> Batch | None: ...
+    def create_stream(self, stream: Stream, first: FileContainer) -> None: ...
+    def add_stream_chunk(self, stream: Stream, container: FileContainer) -> None: ...
+    def get_stream(self, org_id: str, source_id: str, stream_id: str) -> Stream | None: ...
+    def abandoned_streams(self, opened_before: float) -> list[Stream]: ...
+    def drop_stream(self, stream: Stream) -> None: ...
+
+
 class StateStore(Protocol):
-    """A backend: the four role objects and a lifecycle."""
+    """A backend: the role objects and a lifecycle."""
 
     catalog: Catalog
     queue: OperationQueue
     items: ItemStore
     logs: LogStore
+    transfers: TransferStore
 
     def close(self) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from fastapi import APIRouter, Query, Request
@@ -14,10 +15,22 @@ from openpush.domain.items import parse_item_json
 from openpush.domain.operations import ItemState, OperationKind
 from openpush.domain.organizations import Privilege
 from openpush.domain.sources import ActivityType
-from openpush.errors import InvalidParameterError, MissingParameterError
+from openpush.errors import (
+    FileContainerNotFoundError,
+    InvalidParameterError,
+    MissingParameterError,
+)
+from openpush.runtime import Runtime
 from openpush.storage.base import NewOperation
 
-__all__ = ["router"]
+__all__ = [
+    "check_future_ordering",
+    "parse_queue_delay",
+    "push_privilege",
+    "receipt",
+    "require_upload",
+    "router",
+]
 
 router = APIRouter(
     prefix="/push/v1/organizations/{organizationId}/sources/{sourceId}", tags=["Items"]
@@ -41,14 +54,57 @@ ITEM_BODY = {
 }
 
 
-def _push_privilege(source_id: str) -> tuple[Privilege, ...]:
+def push_privilege(source_id: str) -> tuple[Privilege, ...]:
     return (Privilege("PLATFORM", "SOURCE", "EDIT", source_id),)
 
 
-def _receipt(ordering_id: int, request_id: str, status: int = 202) -> JsonResponse:
+def receipt(ordering_id: int, request_id: str, status: int = 202) -> JsonResponse:
     return JsonResponse(
         {"orderingId": str(ordering_id), "requestId": request_id}, status_code=status
     )
+
+
+def require_upload(runtime: Runtime, org_id: str, file_id: str) -> None:
+    """A container that a call consumes must exist in the caller's organization and hold bytes."""
+    container = runtime.store.transfers.get_container(org_id, file_id)
+    if container is None or container.expired():
+        raise FileContainerNotFoundError(f"file container {file_id!r} does not exist or expired")
+    if runtime.blobs.size(org_id, file_id) is None:
+        raise FileContainerNotFoundError(f"nothing was uploaded to file container {file_id!r}")
+
+
+def parse_queue_delay(value: str | None) -> int:
+    """``queueDelay`` in minutes: a non-negative integer, 15 when absent."""
+    if value is None or not value.strip():
+        return 15
+    if not value.strip().isdigit():
+        raise InvalidParameterError("queueDelay must be a non-negative number of minutes")
+    return int(value)
+
+
+def check_future_ordering(
+    runtime: Runtime, org_id: str, source_id: str, ordering_id: int, *, force: bool
+) -> None:
+    """Refuse a delete-older-than threshold far ahead of every clock the source knows.
+
+    After a delete-older-than with value X the source rejects pushes below X (§2.4), so a
+    threshold an hour or ten years ahead silently breaks the source until then. The reference
+    is the later of now in epoch milliseconds and the highest orderingId the source has
+    received, so connectors with their own clocks (ticks, nanoseconds) pass as long as the
+    threshold is one they actually used.
+    """
+    if force:
+        return
+    margin = runtime.settings.olderthan_future_margin_seconds * 1000
+    now_ms = time.time_ns() // 1_000_000
+    reference = max(now_ms, runtime.store.items.max_ordering_id(org_id, source_id))
+    if ordering_id > reference + margin:
+        raise InvalidParameterError(
+            f"orderingId {ordering_id} lies more than {margin} ms ahead of now ({now_ms}) and of"
+            f" every orderingId this source has received ({reference}); deleting older than it"
+            " would make the source reject new pushes until then. Use the orderingId your"
+            " rebuild started with, or add force=true if this is really meant"
+        )
 
 
 @router.put("/documents", status_code=202, openapi_extra=ITEM_BODY, summary="Add or update an item")
@@ -62,7 +118,7 @@ async def put_document(
 ) -> JsonResponse:
     runtime = runtime_of(request)
     caller = caller_for_org(request, organizationId)
-    caller.require(*_push_privilege(sourceId))
+    caller.require(*push_privilege(sourceId))
     source = source_for(request, caller, sourceId)
     if not documentId:
         raise MissingParameterError("the parameter 'documentId' is required")
@@ -75,21 +131,23 @@ async def put_document(
         OperationKind.ADD_BY_REFERENCE if item.compressed_binary_data_file_id else OperationKind.ADD
     )
     request_id = str(uuid.uuid4())
-    await runtime.store.queue.aenqueue(
-        [
-            NewOperation(
-                org_id=caller.org_id,
-                source_id=source.id,
-                kind=kind,
-                document_id=item.document_id,
-                ordering_id=ordering_id,
-                payload={"item": item.to_dict()},
-                request_id=request_id,
-            )
-        ]
+    operation = NewOperation(
+        org_id=caller.org_id,
+        source_id=source.id,
+        kind=kind,
+        document_id=item.document_id,
+        ordering_id=ordering_id,
+        payload={"item": item.to_dict()},
+        request_id=request_id,
     )
+    if item.compressed_binary_data_file_id:
+        file_id = item.compressed_binary_data_file_id
+        require_upload(runtime, caller.org_id, file_id)
+        await runtime.store.transfers.asubmit(operation, hold_files=[file_id], now=time.time())
+    else:
+        await runtime.store.queue.aenqueue([operation])
     runtime.notify()
-    return _receipt(ordering_id, request_id)
+    return receipt(ordering_id, request_id)
 
 
 @router.delete("/documents", status_code=202, summary="Delete an item (and its children)")
@@ -103,7 +161,7 @@ async def delete_document(
 ) -> JsonResponse:
     runtime = runtime_of(request)
     caller = caller_for_org(request, organizationId)
-    caller.require(*_push_privilege(sourceId))
+    caller.require(*push_privilege(sourceId))
     source = source_for(request, caller, sourceId)
     if not documentId:
         raise MissingParameterError("the parameter 'documentId' is required")
@@ -124,7 +182,7 @@ async def delete_document(
         ]
     )
     runtime.notify()
-    return _receipt(ordering_id, request_id)
+    return receipt(ordering_id, request_id)
 
 
 @router.delete(
@@ -138,19 +196,23 @@ async def delete_older_than(
     sourceId: str,
     orderingId: str | None = None,
     queueDelay: str | None = None,
+    force: str | None = None,
 ) -> JsonResponse:
     runtime = runtime_of(request)
     caller = caller_for_org(request, organizationId)
-    caller.require(*_push_privilege(sourceId))
+    caller.require(*push_privilege(sourceId))
     source = source_for(request, caller, sourceId)
     if not orderingId:
         raise MissingParameterError("the parameter 'orderingId' is required")
     ordering_id = parse_ordering(orderingId)
-    delay = 15
-    if queueDelay is not None:
-        if not queueDelay.strip().isdigit():
-            raise InvalidParameterError("queueDelay must be a non-negative number of minutes")
-        delay = int(queueDelay)
+    delay = parse_queue_delay(queueDelay)
+    check_future_ordering(
+        runtime,
+        caller.org_id,
+        source.id,
+        ordering_id,
+        force=parse_bool("force", force, default=False),
+    )
     request_id = str(uuid.uuid4())
     await runtime.store.queue.aenqueue(
         [
@@ -167,7 +229,7 @@ async def delete_older_than(
         ]
     )
     runtime.notify()
-    return _receipt(ordering_id, request_id)
+    return receipt(ordering_id, request_id)
 
 
 @router.post("/status", status_code=201, summary="Set the source status (activity)")
@@ -179,7 +241,7 @@ async def set_status(
 ) -> JsonResponse:
     runtime = runtime_of(request)
     caller = caller_for_org(request, organizationId)
-    caller.require(*_push_privilege(sourceId))
+    caller.require(*push_privilege(sourceId))
     source = source_for(request, caller, sourceId)
     if not statusType:
         raise MissingParameterError("the parameter 'statusType' is required")

@@ -8,6 +8,7 @@ from pathlib import Path
 from openpush.storage.sqlite.catalog import SqliteCatalog
 from openpush.storage.sqlite.database import SqliteDatabase
 from openpush.storage.sqlite.queue import SqliteItemStore, SqliteLogStore, SqliteQueue
+from openpush.storage.sqlite.transfers import SqliteTransfers
 
 __all__ = ["SqliteStateStore"]
 
@@ -20,6 +21,7 @@ class SqliteStateStore:
         self.queue = SqliteQueue(self.db, self.catalog)
         self.items = SqliteItemStore(self.db)
         self.logs = SqliteLogStore(self.db)
+        self.transfers = SqliteTransfers(self.db)
 
     def close(self) -> None:
         self.db.close()

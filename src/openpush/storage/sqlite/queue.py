@@ -25,6 +25,7 @@ from openpush.domain.operations import (
     ordering_key,
 )
 from openpush.storage.base import ItemRecord, LogQuery, NewOperation, PipelineCommit
+from openpush.storage.sqlite.batches import save_batch
 from openpush.storage.sqlite.catalog import SqliteCatalog
 from openpush.storage.sqlite.database import SqliteDatabase
 
@@ -75,7 +76,7 @@ class SqliteQueue:
         self._catalog = catalog
 
     @staticmethod
-    def _rows(operations: Sequence[NewOperation]) -> list[tuple[object, ...]]:
+    def rows(operations: Sequence[NewOperation]) -> list[tuple[object, ...]]:
         now = time.time()
         return [
             (
@@ -93,7 +94,7 @@ class SqliteQueue:
         ]
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int]:
+    def insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int]:
         seqs = []
         for row in rows:
             cur = conn.execute(
@@ -105,12 +106,12 @@ class SqliteQueue:
         return seqs
 
     def enqueue(self, operations: Sequence[NewOperation]) -> list[int]:
-        rows = self._rows(operations)
-        return self._db.write(lambda c: self._insert(c, rows))
+        rows = self.rows(operations)
+        return self._db.write(lambda c: self.insert(c, rows))
 
     async def aenqueue(self, operations: Sequence[NewOperation]) -> list[int]:
-        rows = self._rows(operations)
-        return await self._db.awrite(lambda c: self._insert(c, rows))
+        rows = self.rows(operations)
+        return await self._db.awrite(lambda c: self.insert(c, rows))
 
     def claim(self, limit: int) -> list[QueuedOperation]:
         def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -192,6 +193,12 @@ class SqliteQueue:
                 "INSERT OR IGNORE INTO acl_shapes (org_id, shape) VALUES (?, ?)",
                 sorted(commit.shapes),
             )
+            for batch in commit.batches.values():
+                save_batch(conn, batch)
+            conn.executemany(
+                "DELETE FROM containers WHERE org_id = ? AND file_id = ?",
+                sorted(commit.dropped_containers),
+            )
             for (org_id, source_id), low in commit.low_water.items():
                 self._catalog.set_low_water(conn, org_id, source_id, low)
             conn.executemany(
@@ -263,6 +270,20 @@ class SqliteItemStore:
         )
         return [_item(r) for r in rows]
 
+    def max_ordering_id(self, org_id: str, source_id: str) -> int:
+        def select(conn: sqlite3.Connection) -> int:
+            values = [
+                conn.execute(
+                    f"SELECT max(ordering_key) FROM {table}"  # noqa: S608
+                    " WHERE org_id = ? AND source_id = ?",
+                    (org_id, source_id),
+                ).fetchone()[0]
+                for table in ("items", "operations")
+            ]
+            return max((int(v) for v in values if v), default=0)
+
+        return self._db.read(select)
+
     def count_live(self, org_id: str, source_id: str) -> int:
         return int(
             self._db.read(
@@ -314,6 +335,9 @@ class SqliteLogStore:
                 marks = ",".join("?" * len(values))
                 clauses.append(f"{column} {'NOT IN' if negate else 'IN'} ({marks})")
                 params.extend(values)
+        if query.request_id:
+            clauses.append("request_id = ?")
+            params.append(query.request_id)
         if query.document_id:
             if query.document_id_matching == "EXACT":
                 clauses.append("document_id = ?")

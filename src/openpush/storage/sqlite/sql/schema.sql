@@ -109,3 +109,49 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_time ON logs(org_id, created_at);
 CREATE INDEX IF NOT EXISTS logs_document ON logs(org_id, source_id, document_id, id);
+CREATE INDEX IF NOT EXISTS logs_request ON logs(org_id, request_id, id);
+
+-- File containers: upload slots; their bytes live in the blob store.
+CREATE TABLE IF NOT EXISTS containers (
+    org_id     TEXT NOT NULL,
+    file_id    TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    state      TEXT NOT NULL,
+    holder     TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (org_id, file_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS containers_expiry ON containers(state, expires_at);
+
+-- Batches: accepted container-backed requests, their progress and outcome counts.
+CREATE TABLE IF NOT EXISTS batches (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    file_ids    TEXT NOT NULL,
+    ordering_key TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    total       INTEGER NOT NULL DEFAULT 0,
+    processed   INTEGER NOT NULL DEFAULT 0,
+    file_index  INTEGER NOT NULL DEFAULT 0,
+    entry_index INTEGER NOT NULL DEFAULT 0,
+    counts      TEXT NOT NULL DEFAULT '{}',
+    error       TEXT NOT NULL DEFAULT '',
+    stream_id   TEXT NOT NULL DEFAULT '',
+    created_at  REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS batches_source ON batches(org_id, source_id, created_at);
+
+-- Streams: open load operations collecting chunk containers.
+CREATE TABLE IF NOT EXISTS streams (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    ordering_key TEXT NOT NULL,
+    file_ids     TEXT NOT NULL DEFAULT '[]',
+    state        TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    closed_at    REAL
+);
