@@ -39,6 +39,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bootstrap_api_key", str, "", "Admin API key created for the bootstrap organization."),
     Setting("worker", bool, True, "Run the indexing pipeline inside the server process."),
     Setting("worker_batch_size", int, 1000, "Operations a worker claims and applies at once."),
+    Setting(
+        "batch_chunk_size", int, 2000, "Batch entries applied per index commit and transaction."
+    ),
     Setting("worker_poll_interval", float, 0.2, "Seconds between queue polls when idle."),
     Setting("max_request_bytes", int, 6 * MB, "Largest single push request body (413 above)."),
     Setting("max_item_content_bytes", int, 5 * MB, "Largest data/compressedBinaryData value."),
@@ -47,7 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_permissions_per_item", int, 5000, "Permissions an item may hold."),
     Setting("search_token_secret", str, "", "Secret signing search tokens (default: generated)."),
     Setting("sqlite_synchronous", str, "FULL", "SQLite synchronous mode: FULL or NORMAL."),
-    Setting("index_writer_heap_mb", int, 128, "Memory the index writer may buffer, in MB."),
+    Setting("index_writer_heap_mb", int, 64, "Memory the index writer may buffer, in MB."),
     Setting("log_level", str, "info", "Server log level."),
     Setting("blobs", str, "", "File-container storage: empty (local files) or s3://bucket/prefix."),
     Setting("s3_endpoint_url", str, "", "S3-compatible endpoint URL (empty: AWS)."),
@@ -77,6 +80,7 @@ class Settings:
     bootstrap_api_key: str = ""
     worker: bool = True
     worker_batch_size: int = 1000
+    batch_chunk_size: int = 2000
     worker_poll_interval: float = 0.2
     max_request_bytes: int = 6 * MB
     max_item_content_bytes: int = 5 * MB
@@ -85,7 +89,7 @@ class Settings:
     max_permissions_per_item: int = 5000
     search_token_secret: str = ""
     sqlite_synchronous: str = "FULL"
-    index_writer_heap_mb: int = 128
+    index_writer_heap_mb: int = 64
     log_level: str = "info"
     blobs: str = ""
     s3_endpoint_url: str = ""

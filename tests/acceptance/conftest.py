@@ -54,6 +54,7 @@ class OpenpushServer:
         self.port = free_port()
         self.host = "127.0.0.1"
         self.process: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}  # extra OPENPUSH_* settings for the process
         self.starts = 0
         self.http = requests.Session()
         self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
@@ -87,6 +88,7 @@ class OpenpushServer:
         env["OPENPUSH_BOOTSTRAP_ORG"] = self.org
         env["OPENPUSH_BOOTSTRAP_API_KEY"] = self.key
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.env)
         command = [
             sys.executable,
             "-m",

@@ -60,6 +60,8 @@ class RoundContext:
     commit: PipelineCommit = field(default_factory=PipelineCommit)
     index_changed: bool = False
     used_files: list[tuple[str, str]] = field(default_factory=list)
+    # item states of the previous round whose transaction is still committing
+    pending: dict[Key, ItemRecord] = field(default_factory=dict)
     _sources: dict[tuple[str, str], Source | None] = field(default_factory=dict)
     _fields: dict[str, dict[str, FieldDefinition]] = field(default_factory=dict)
     _cache: dict[Key, ItemRecord | None] = field(default_factory=dict)
@@ -79,6 +81,8 @@ class RoundContext:
         """The item as this round has left it so far (read once from the store)."""
         if key in self.commit.items:
             return self.commit.items[key]
+        if key in self.pending:
+            return self.pending[key]
         if key not in self._cache:
             self._cache[key] = self.store.items.get_items(key[0], key[1], [key[2]]).get(key[2])
         return self._cache[key]
@@ -90,6 +94,7 @@ class RoundContext:
             for d in dict.fromkeys(document_ids)
             if (org_id, source_id, d) not in self._cache
             and (org_id, source_id, d) not in self.commit.items
+            and (org_id, source_id, d) not in self.pending
         ]
         if not wanted:
             return

@@ -133,9 +133,14 @@ def run_batch(
     *,
     new_context: NewContext,
     commit: Commit,
+    settle: Callable[[], None],
     chunk_size: int,
 ) -> None:
-    """Apply ``batch`` from where it stopped; the last commit removes ``op`` from the queue."""
+    """Apply ``batch`` from where it stopped; the last commit removes ``op`` from the queue.
+
+    ``commit`` may return before the state transaction is durable (the next chunk is
+    prepared meanwhile); ``settle`` waits for it.
+    """
     applier = _Applier(op, batch, source)
     batch.state = BatchState.PROCESSING
     failures: list[str] = []
@@ -151,6 +156,7 @@ def run_batch(
             context.commit.batches[batch.id] = dataclasses.replace(batch)
             commit(context)
         batch.file_index, batch.entry_index = file_index + 1, 0
+    settle()  # the final step counts and lists live items: the store must be current
     _finish(applier, failures, new_context, commit)
 
 

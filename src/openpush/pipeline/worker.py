@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from openpush.blobs.base import BlobStore
@@ -46,6 +47,7 @@ class Worker:
         self._settings = settings
         self._blobs = blobs
         self._next_sweep = 0.0
+        self._pending: tuple[Future[None], RoundContext] | None = None
         self._writer = index.writer()
         self._retry = RetryPolicy()
         self._wake = threading.Event()
@@ -124,16 +126,41 @@ class Worker:
         return len(operations)
 
     def _context(self) -> RoundContext:
-        return RoundContext(self._store, self._settings, self._writer, self._blobs)
+        context = RoundContext(self._store, self._settings, self._writer, self._blobs)
+        if self._pending is not None:
+            context.pending = self._pending[1].commit.items
+        return context
 
     def _commit(self, context: RoundContext) -> None:
         """Index commit, then the state transaction; then delete the containers used."""
+        self._commit_async(context)
+        self._settle()
+
+    def _commit_async(self, context: RoundContext) -> None:
+        """Commit the index now and start the state transaction without waiting for it.
+
+        The previous round's state transaction is settled first, so the index is never more
+        than one round ahead of the state store: after a crash, at most the last round is
+        applied again (upserts and deletes are idempotent; its logs were never committed).
+        """
+        self._settle()
         if not context.commit.done and not context.commit.logs and not context.index_changed:
             return
         try:
             if context.index_changed:
                 self._writer.commit()
-            self._store.queue.complete(context.commit)
+            self._pending = (self._store.queue.complete_async(context.commit), context)
+        except Exception:
+            self._rollback()
+            raise
+
+    def _settle(self) -> None:
+        if self._pending is None:
+            return
+        future, context = self._pending
+        self._pending = None
+        try:
+            future.result()
         except Exception:
             self._rollback()
             raise
@@ -158,14 +185,18 @@ class Worker:
             context.commit.done.append(operation.seq)
             self._commit(context)
             return
-        run_batch(
-            operation,
-            batch,
-            source,
-            new_context=self._context,
-            commit=self._commit,
-            chunk_size=self._settings.worker_batch_size,
-        )
+        try:
+            run_batch(
+                operation,
+                batch,
+                source,
+                new_context=self._context,
+                commit=self._commit_async,
+                settle=self._settle,
+                chunk_size=self._settings.batch_chunk_size,
+            )
+        finally:
+            self._settle()
 
     # -- housekeeping -------------------------------------------------------------------
 

@@ -72,11 +72,15 @@ class SqliteDatabase:
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the writer thread inside a transaction; block until committed."""
+        return self.submit(fn).result()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue ``fn`` for the writer thread; the future resolves once it is committed."""
         if self._closed:
             raise StorageError("the state store is closed")
         future: Future[T] = Future()
         self._jobs.put((fn, future))
-        return future.result()
+        return future
 
     async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:

@@ -13,6 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 
 import orjson
 
@@ -144,6 +145,9 @@ class SqliteQueue:
         self._db.write(lambda c: c.execute("UPDATE operations SET claimed = 0 WHERE claimed = 1"))
 
     def complete(self, commit: PipelineCommit) -> None:
+        self.complete_async(commit).result()
+
+    def complete_async(self, commit: PipelineCommit) -> Future[None]:
         def apply(conn: sqlite3.Connection) -> None:
             conn.executemany(
                 "INSERT INTO items (org_id, source_id, document_id, ordering_key, state, record,"
@@ -205,7 +209,7 @@ class SqliteQueue:
                 "DELETE FROM operations WHERE seq = ?", [(seq,) for seq in commit.done]
             )
 
-        self._db.write(apply)
+        return self._db.submit(apply)
 
     def pending_state(self, org_id: str, source_id: str, document_id: str) -> ItemState | None:
         row = self._db.read(
