@@ -162,6 +162,8 @@ def coerce_value(field: FieldDefinition, value: object) -> list[FieldValue]:
     """Convert a metadata value to ``field``'s type; ``ValueError`` when it cannot."""
     if value is None:
         return []
+    if type(value) is str and field.type is FieldType.STRING and not field.multi_value_facet:
+        return [value]  # the common case, without the general path's conversions
     if isinstance(value, dict):
         if field.key_value:
             return []

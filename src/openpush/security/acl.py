@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import blake2b
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -55,6 +56,7 @@ __all__ = [
 _PERSON = b"openpush.acl.v1"
 
 
+@lru_cache(maxsize=1 << 16)
 def token(*parts: str | int) -> int:
     """A 64-bit unsigned token: blake2b-64 of the parts, each length-prefixed, joined by ``\\x1f``.
 
