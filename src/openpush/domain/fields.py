@@ -158,11 +158,14 @@ DEFAULT_FIELDS: Mapping[str, FieldDefinition] = MappingProxyType(
 )
 
 
+_STRING = FieldType.STRING
+
+
 def coerce_value(field: FieldDefinition, value: object) -> list[FieldValue]:
     """Convert a metadata value to ``field``'s type; ``ValueError`` when it cannot."""
     if value is None:
         return []
-    if type(value) is str and field.type is FieldType.STRING and not field.multi_value_facet:
+    if type(value) is str and field.type is _STRING and not field.multi_value_facet:
         return [value]  # the common case, without the general path's conversions
     if isinstance(value, dict):
         if field.key_value:
@@ -175,7 +178,7 @@ def coerce_value(field: FieldDefinition, value: object) -> list[FieldValue]:
             continue
         if not isinstance(item, str | int | float):
             raise ValueError(f"field {field.name!r}: {type(item).__name__} is not a field value")
-        out.extend(_CONVERTERS[FieldType(field.type)](field, item))
+        out.extend(_CONVERTERS[field.type](field, item))
     return out
 
 

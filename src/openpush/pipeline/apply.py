@@ -244,7 +244,10 @@ def add_item(
         context.log(op, item.document_id, LogResult.REJECTED, exc.message)
         context.note_outcome(key, LogResult.REJECTED, exc.message)
         return LogResult.REJECTED
-    context.writer.upsert(prepared.document)
+    # An item the state store has never seen cannot be in the index, unless an earlier
+    # attempt of this very operation wrote it before a crash: then it is not a first attempt.
+    new = op.attempts <= 1 and context.item(key) is None
+    context.writer.upsert(prepared.document, new=new)
     context.index_changed = True
     if prepared.shape:
         context.commit.shapes.add((op.org_id, prepared.shape))

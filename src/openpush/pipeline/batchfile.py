@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import ijson
 
@@ -77,9 +77,11 @@ class BatchScan:
         return sum(self.counts.values())
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One decoded entry of a section; ``ordinal`` is what a resume passes as ``start``."""
+class Entry(NamedTuple):
+    """One decoded entry of a section; ``ordinal`` is what a resume passes as ``start``.
+
+    A named tuple: one is built per entry of files with hundreds of thousands of them.
+    """
 
     section: str
     index: int

@@ -65,9 +65,10 @@ class _TantivyWriter:
         self._writer = index.index.writer(heap_size=heap_bytes, num_threads=1)
         self._schema = index.schema
 
-    def upsert(self, document: IndexDocument) -> None:
+    def upsert(self, document: IndexDocument, *, new: bool = False) -> None:
         uid = document.uid
-        self._writer.delete_documents_by_term("uid", uid)
+        if not new:
+            self._writer.delete_documents_by_term("uid", uid)
         doc = tantivy.Document()
         doc.add_text("uid", uid)
         doc.add_text("org", document.org_id)
