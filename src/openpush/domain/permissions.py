@@ -234,12 +234,48 @@ def _parse_set(fields: dict[str, Any], path: str) -> PermissionSet:
     )
 
 
+# The spellings every official client sends; identities written exactly so skip the general,
+# case-insensitive path (an item carries many identities, and batches carry many items).
+_USUAL_KEYS = frozenset({"identity", "identityType", "securityProvider", "additionalInfo"})
+_USUAL_TYPES = {  # "User" and "USER", "VirtualGroup" and "VIRTUAL_GROUP"...
+    spelling: member
+    for member in IdentityType
+    for spelling in (member.value, member.value.title().replace("_", ""))
+}
+
+
+# Identities recur across items: share one immutable object per (name, type, provider).
+_IDENTITIES: dict[tuple[str, IdentityType, str | None], PermissionIdentity] = {}
+_IDENTITIES_MAX = 100_000
+
+
 def _parse_identities(raw: object, path: str) -> tuple[PermissionIdentity, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise InvalidItemError(f"{path}: must be an array, got {_json_type(raw)}")
-    return tuple(_parse_identity(item, f"{path}[{index}]") for index, item in enumerate(raw))
+    out = []
+    for index, item in enumerate(raw):
+        if type(item) is dict and _USUAL_KEYS.issuperset(item):
+            name = item.get("identity")
+            kind = _USUAL_TYPES.get(item.get("identityType"))  # type: ignore[arg-type]
+            provider = item.get("securityProvider")
+            if (
+                type(name) is str
+                and name
+                and kind is not None
+                and (provider is None or type(provider) is str)
+            ):
+                key = (name, kind, provider or None)
+                identity = _IDENTITIES.get(key)
+                if identity is None:
+                    if len(_IDENTITIES) >= _IDENTITIES_MAX:
+                        _IDENTITIES.clear()
+                    identity = _IDENTITIES[key] = PermissionIdentity(*key)
+                out.append(identity)
+                continue
+        out.append(_parse_identity(item, f"{path}[{index}]"))
+    return tuple(out)
 
 
 def _parse_identity(raw: object, path: str) -> PermissionIdentity:

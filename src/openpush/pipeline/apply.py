@@ -31,7 +31,7 @@ from openpush.domain.operations import (
 from openpush.domain.partial import PartialUpdate, apply_partial_update
 from openpush.domain.sources import Source, SourceType
 from openpush.errors import InvalidItemError
-from openpush.index.base import IndexWriter
+from openpush.index.base import IndexDocument, IndexWriter
 from openpush.pipeline.stages import prepare_item
 from openpush.settings import Settings
 from openpush.storage.base import ItemRecord, PipelineCommit, StateStore
@@ -55,10 +55,11 @@ class RoundContext:
 
     store: StateStore
     settings: Settings
-    writer: IndexWriter
     blobs: BlobStore | None = None
     commit: PipelineCommit = field(default_factory=PipelineCommit)
     index_changed: bool = False
+    # index writes, applied by the worker when the round commits (see Worker._commit_async)
+    index_ops: list[tuple[IndexDocument | None, Key, bool]] = field(default_factory=list)
     used_files: list[tuple[str, str]] = field(default_factory=list)
     # item states of the previous round whose transaction is still committing
     pending: dict[Key, ItemRecord] = field(default_factory=dict)
@@ -86,6 +87,23 @@ class RoundContext:
         if key not in self._cache:
             self._cache[key] = self.store.items.get_items(key[0], key[1], [key[2]]).get(key[2])
         return self._cache[key]
+
+    def index_upsert(self, document: IndexDocument, *, new: bool) -> None:
+        key = (document.org_id, document.source_id, document.document_id)
+        self.index_ops.append((document, key, new))
+        self.index_changed = True
+
+    def index_delete(self, key: Key) -> None:
+        self.index_ops.append((None, key, False))
+        self.index_changed = True
+
+    def apply_index_ops(self, writer: IndexWriter) -> None:
+        for document, key, new in self.index_ops:
+            if document is None:
+                writer.delete(*key)
+            else:
+                writer.upsert(document, new=new)
+        self.index_ops.clear()
 
     def prefetch(self, org_id: str, source_id: str, document_ids: Iterable[str]) -> None:
         """Read many items in one query (a batch chunk) before deciding on each."""
@@ -247,7 +265,7 @@ def add_item(
     # An item the state store has never seen cannot be in the index, unless an earlier
     # attempt of this very operation wrote it before a crash: then it is not a first attempt.
     new = op.attempts <= 1 and context.item(key) is None
-    context.writer.upsert(prepared.document, new=new)
+    context.index_upsert(prepared.document, new=new)
     context.index_changed = True
     if prepared.shape:
         context.commit.shapes.add((op.org_id, prepared.shape))
@@ -320,7 +338,7 @@ def partial_update_item(
 def _delete_one(
     op: QueuedOperation, context: RoundContext, key: Key, reason: str, operation: str
 ) -> None:
-    context.writer.delete(*key)
+    context.index_delete(key)
     context.index_changed = True
     context.set_item(key, op.ordering_id, ItemState.DELETED, None, LogResult.COMPLETED, reason)
     context.log(op, key[2], LogResult.COMPLETED, reason, operation)
@@ -417,7 +435,7 @@ def delete_older_than(
         return 0
     reason = f"older than orderingId {threshold}"
     for key, record in doomed:
-        context.writer.delete(*key)
+        context.index_delete(key)
         context.index_changed = True
         context.set_item(
             key, record.ordering_id, ItemState.DELETED, None, LogResult.COMPLETED, reason

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from openpush.blobs.base import BlobStore
@@ -48,6 +48,7 @@ class Worker:
         self._blobs = blobs
         self._next_sweep = 0.0
         self._pending: tuple[Future[None], RoundContext] | None = None
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="openpush-commit")
         self._writer = index.writer()
         self._retry = RetryPolicy()
         self._wake = threading.Event()
@@ -68,6 +69,7 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._committer.shutdown(wait=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,35 +128,42 @@ class Worker:
         return len(operations)
 
     def _context(self) -> RoundContext:
-        context = RoundContext(self._store, self._settings, self._writer, self._blobs)
+        context = RoundContext(self._store, self._settings, self._blobs)
         if self._pending is not None:
             context.pending = self._pending[1].commit.items
         return context
 
     def _commit(self, context: RoundContext) -> None:
-        """Index commit, then the state transaction; then delete the containers used."""
+        """Commit a round and wait until it is durable."""
         self._commit_async(context)
         self._settle()
 
     def _commit_async(self, context: RoundContext) -> None:
-        """Commit the index now and start the state transaction without waiting for it.
+        """Hand a round's index writes to the writer and commit in the background.
 
-        The previous round's state transaction is settled first, so the index is never more
-        than one round ahead of the state store: after a crash, at most the last round is
-        applied again (upserts and deletes are idempotent; its logs were never committed).
+        A background thread commits the index (tantivy does its indexing work then, outside
+        the GIL) and then the state transaction, while this thread decides and prepares the
+        next round. The previous round is settled first, so the index is never more than one
+        round ahead of the state store: after a crash, at most the last round is applied
+        again (its upserts and deletes are idempotent; its logs were never committed).
         """
         self._settle()
         if not context.commit.done and not context.commit.logs and not context.index_changed:
             return
         try:
-            if context.index_changed:
-                self._writer.commit()
-            self._pending = (self._store.queue.complete_async(context.commit), context)
+            context.apply_index_ops(self._writer)
         except Exception:
             self._rollback()
             raise
+        self._pending = (self._committer.submit(self._finish_round, context), context)
+
+    def _finish_round(self, context: RoundContext) -> None:
+        if context.index_changed:
+            self._writer.commit()
+        self._store.queue.complete(context.commit)
 
     def _settle(self) -> None:
+        """Wait for the round in flight; then delete the containers it used."""
         if self._pending is None:
             return
         future, context = self._pending

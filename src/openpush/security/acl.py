@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from openpush.security.evaluate import ANONYMOUS, IdentityKey, permission_key
 
 if TYPE_CHECKING:
-    from openpush.domain.permissions import PermissionLevel, PermissionModel
+    from openpush.domain.permissions import PermissionIdentity, PermissionLevel, PermissionModel
 
 __all__ = [
     "MATCH_ALL",
@@ -107,6 +107,11 @@ def encode_model(
     return AclEncoding(frozenset(tokens), shape)
 
 
+# permission identity (with the source's defaults) -> canonical key; identities recur
+_KEYS: dict[tuple[PermissionIdentity, str, frozenset[str]], IdentityKey] = {}
+_KEYS_MAX = 100_000
+
+
 def _level_keys(
     level: PermissionLevel, default_provider: str, case_sensitive: frozenset[str]
 ) -> Iterator[tuple[str, int, IdentityKey]]:
@@ -116,11 +121,16 @@ def _level_keys(
             yield "a", index, ANONYMOUS
         for kind, identities in (("a", pset.allowed), ("d", pset.denied)):
             for identity in identities:
-                key = permission_key(
-                    identity,
-                    default_provider=default_provider,
-                    case_sensitive_providers=case_sensitive,
-                )
+                cache_key = (identity, default_provider, case_sensitive)
+                key = _KEYS.get(cache_key)
+                if key is None:
+                    if len(_KEYS) >= _KEYS_MAX:
+                        _KEYS.clear()
+                    key = _KEYS[cache_key] = permission_key(
+                        identity,
+                        default_provider=default_provider,
+                        case_sensitive_providers=case_sensitive,
+                    )
                 yield kind, index, key
 
 
