@@ -195,6 +195,11 @@ def _to_string(field: FieldDefinition, value: str | int | float) -> list[FieldVa
 
 
 def _to_integer(field: FieldDefinition, value: str | int | float) -> list[FieldValue]:
+    if type(value) is int:  # the common case, without a Decimal
+        limit = _INTEGER_RANGES[field.type]
+        if not -limit <= value < limit:
+            raise ValueError(f"field {field.name!r} ({field.type}): {value!r} is out of range")
+        return [value]
     number = _decimal(field, value)
     if number != number.to_integral_value():
         raise ValueError(f"field {field.name!r} ({field.type}): {value!r} is not an integer")
