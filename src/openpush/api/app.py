@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from openpush import __version__
 from openpush.api.errors import install_error_handlers
 from openpush.api.responses import JsonResponse
-from openpush.api.routes import batches, documents, fields, files, logs, search, sources, streams
+from openpush.api.routes import (
+    batches,
+    documents,
+    fields,
+    files,
+    identities,
+    logs,
+    search,
+    sources,
+    streams,
+)
 from openpush.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -38,7 +48,7 @@ def create_app(runtime: Runtime, *, close_runtime: bool = False) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (documents, batches, files, sources, fields, logs, search):
+    for module in (documents, batches, files, sources, fields, identities, logs, search):
         app.include_router(module.router)
     for prefix in streams.PREFIXES:
         app.include_router(streams.router, prefix=prefix)

@@ -40,6 +40,15 @@ class OperationKind(StrEnum):
     DELETE_AND_CHILDREN = "DELETE_AND_CHILDREN"
     DELETE_OLDER_THAN = "DELETE_OLDER_THAN"
     BATCH_FILE = "BATCH_FILE"
+    IDENTITY_UPDATE = "UPDATE_IDENTITY"
+    ALIAS_UPDATE = "UPDATE_ALIAS"
+    IDENTITY_DISABLE = "DISABLE_IDENTITY"
+    IDENTITY_DISABLE_OLDER_THAN = "DISABLE_IDENTITIES_OLDER_THAN"
+
+    @property
+    def is_identity(self) -> bool:
+        """Identity operations name a provider where item operations name a source."""
+        return self.name.startswith(("IDENTITY", "ALIAS"))
 
 
 class LogResult(StrEnum):

@@ -66,12 +66,20 @@ class RoundContext:
     _sources: dict[tuple[str, str], Source | None] = field(default_factory=dict)
     _fields: dict[str, dict[str, FieldDefinition]] = field(default_factory=dict)
     _cache: dict[Key, ItemRecord | None] = field(default_factory=dict)
+    _case_sensitive: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def source(self, org_id: str, source_id: str) -> Source | None:
         key = (org_id, source_id)
         if key not in self._sources:
             self._sources[key] = self.store.catalog.get_source(org_id, source_id)
         return self._sources[key]
+
+    def case_sensitive(self, org_id: str) -> frozenset[str]:
+        """Casefolded ids of the organization's case-sensitive providers."""
+        if org_id not in self._case_sensitive:
+            providers = self.store.identities.list_providers(org_id)
+            self._case_sensitive[org_id] = frozenset(p.key for p in providers if p.case_sensitive)
+        return self._case_sensitive[org_id]
 
     def fields(self, org_id: str) -> dict[str, FieldDefinition]:
         if org_id not in self._fields:
@@ -257,6 +265,7 @@ def add_item(
             ordering_id=op.ordering_id,
             settings=context.settings,
             load_file=context.file_loader(op.org_id),
+            case_sensitive_providers=context.case_sensitive(op.org_id),
         )
     except InvalidItemError as exc:
         context.log(op, item.document_id, LogResult.REJECTED, exc.message)
@@ -474,6 +483,18 @@ _HANDLERS = {
 
 
 def apply_operation(op: QueuedOperation, context: RoundContext) -> None:
+    if op.kind.is_identity:
+        from openpush.pipeline.identities import apply_identity_operation
+
+        provider = context.store.identities.get_provider(op.org_id, op.source_id)
+        if provider is None:
+            context.log(
+                op, op.document_id or "", LogResult.SKIPPED, "the provider no longer exists"
+            )
+        else:
+            apply_identity_operation(op, context, provider)
+        context.commit.done.append(op.seq)
+        return
     source = context.source(op.org_id, op.source_id)
     if source is None:
         context.log(op, op.document_id or "", LogResult.SKIPPED, "the source no longer exists")

@@ -116,6 +116,7 @@ def prepare_item(
     ordering_id: int,
     settings: Settings,
     load_file: FileLoader | None = None,
+    case_sensitive_providers: frozenset[str] = frozenset(),
 ) -> Prepared:
     warnings: list[str] = []
     model = item.permissions
@@ -162,7 +163,15 @@ def prepare_item(
     raw["sysuri"] = item.document_id
     raw["source"] = source.name
 
-    encoding = encode_model(model, default_provider=source.default_provider) if model else None
+    encoding = (
+        encode_model(
+            model,
+            default_provider=source.default_provider,
+            case_sensitive_providers=case_sensitive_providers,
+        )
+        if model
+        else None
+    )
     if source.visibility is SourceVisibility.SECURED and (model is None or not model.levels):
         warnings.append(
             "no permission model: in a secured source only queries that view all content see it"

@@ -8,19 +8,24 @@ find. Backends: ``openpush.storage.sqlite`` (embedded default); others plug in t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openpush.domain.fields import FieldDefinition
+from openpush.domain.identities import EdgeKind, IdentityRef, SecurityProvider
 from openpush.domain.operations import ItemState, LogEntry, OperationKind, QueuedOperation
 from openpush.domain.organizations import ApiKey, Organization
 from openpush.domain.sources import ActivityType, Source, SourceActivity
 from openpush.domain.transfers import Batch, FileContainer, Stream
+from openpush.security.evaluate import IdentityKey
 
 __all__ = [
     "Catalog",
+    "IdentityChange",
+    "IdentityRecord",
+    "IdentityStore",
     "ItemRecord",
     "ItemStore",
     "LogQuery",
@@ -61,6 +66,26 @@ class ItemRecord:
 
 
 @dataclass(slots=True)
+class IdentityRecord:
+    """The stored state of one identity; a disabled identity grants nothing."""
+
+    org_id: str
+    key: IdentityKey
+    ref: IdentityRef
+    enabled: bool
+    ordering_id: int
+    updated_at: float
+
+
+@dataclass(slots=True)
+class IdentityChange:
+    """A new state of one identity and, per kind, the relationships it now owns."""
+
+    record: IdentityRecord
+    edges: dict[EdgeKind, list[tuple[IdentityKey, IdentityKey]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class PipelineCommit:
     """Everything one pipeline round changes, committed in one transaction."""
 
@@ -71,6 +96,7 @@ class PipelineCommit:
     low_water: dict[tuple[str, str], int] = field(default_factory=dict)
     batches: dict[str, Batch] = field(default_factory=dict)
     dropped_containers: set[tuple[str, str]] = field(default_factory=set)
+    identities: list[IdentityChange] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -104,6 +130,7 @@ class Catalog(Protocol):
     def get_source(self, org_id: str, source_id: str) -> Source | None: ...
     def list_sources(self, org_id: str) -> list[Source]: ...
     def delete_source(self, org_id: str, source_id: str) -> bool: ...
+    def add_source_provider(self, org_id: str, source_id: str, provider_id: str) -> None: ...
     def record_activity(self, org_id: str, source_id: str, activity: ActivityType) -> None: ...
     def activities(self, org_id: str, source_id: str, limit: int = 20) -> list[SourceActivity]: ...
     def list_fields(self, org_id: str) -> list[FieldDefinition]: ...
@@ -179,6 +206,28 @@ class TransferStore(Protocol):
     def drop_stream(self, stream: Stream) -> None: ...
 
 
+class IdentityStore(Protocol):
+    """Security providers, identities and the graph they form (push-api.md §7)."""
+
+    def save_provider(self, provider: SecurityProvider) -> None: ...
+    def get_provider(self, org_id: str, provider_id: str) -> SecurityProvider | None: ...
+    def list_providers(self, org_id: str) -> list[SecurityProvider]: ...
+    def delete_provider(self, org_id: str, provider_id: str) -> bool: ...
+    def get_identities(
+        self, org_id: str, keys: Collection[IdentityKey]
+    ) -> dict[IdentityKey, IdentityRecord]: ...
+    def list_identities(
+        self, org_id: str, provider_id: str, page: int, per_page: int
+    ) -> tuple[list[IdentityRecord], int]: ...
+    def older_than(
+        self, org_id: str, provider_id: str, ordering_id: int
+    ) -> list[IdentityRecord]: ...
+    def graph(self, org_id: str) -> Any: ...
+    def version(self, org_id: str) -> int:
+        """Changes whenever the organization's identities change (expansion caches key on it)."""
+        ...
+
+
 class StateStore(Protocol):
     """A backend: the role objects and a lifecycle."""
 
@@ -187,5 +236,6 @@ class StateStore(Protocol):
     items: ItemStore
     logs: LogStore
     transfers: TransferStore
+    identities: IdentityStore
 
     def close(self) -> None: ...

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from openpush.storage.sqlite.catalog import SqliteCatalog
 from openpush.storage.sqlite.database import SqliteDatabase
+from openpush.storage.sqlite.identities import SqliteIdentities
 from openpush.storage.sqlite.queue import SqliteItemStore, SqliteLogStore, SqliteQueue
 from openpush.storage.sqlite.transfers import SqliteTransfers
 
@@ -22,6 +23,7 @@ class SqliteStateStore:
         self.items = SqliteItemStore(self.db)
         self.logs = SqliteLogStore(self.db)
         self.transfers = SqliteTransfers(self.db)
+        self.identities = SqliteIdentities(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -177,6 +177,25 @@ class SqliteCatalog:
 
         return self._db.write(delete)
 
+    def add_source_provider(self, org_id: str, source_id: str, provider_id: str) -> None:
+        """Reference ``provider_id`` from the source (the first one is its default)."""
+
+        def add(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT providers FROM sources WHERE org_id = ? AND id = ?", (org_id, source_id)
+            ).fetchone()
+            if row is None:
+                return
+            providers = orjson.loads(row["providers"])
+            if provider_id not in providers:
+                providers.append(provider_id)
+                conn.execute(
+                    "UPDATE sources SET providers = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+                    (orjson.dumps(providers).decode(), time.time(), org_id, source_id),
+                )
+
+        self._db.write(add)
+
     def set_low_water(
         self, conn: sqlite3.Connection, org_id: str, source_id: str, ordering_id: int
     ) -> None:

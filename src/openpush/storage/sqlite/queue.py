@@ -29,6 +29,7 @@ from openpush.storage.base import ItemRecord, LogQuery, NewOperation, PipelineCo
 from openpush.storage.sqlite.batches import save_batch
 from openpush.storage.sqlite.catalog import SqliteCatalog
 from openpush.storage.sqlite.database import SqliteDatabase
+from openpush.storage.sqlite.identities import write_identity_changes
 
 __all__ = ["SqliteItemStore", "SqliteLogStore", "SqliteQueue"]
 
@@ -199,6 +200,7 @@ class SqliteQueue:
             )
             for batch in commit.batches.values():
                 save_batch(conn, batch)
+            write_identity_changes(conn, commit.identities)
             conn.executemany(
                 "DELETE FROM containers WHERE org_id = ? AND file_id = ?",
                 sorted(commit.dropped_containers),

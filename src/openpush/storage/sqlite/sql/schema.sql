@@ -155,3 +155,47 @@ CREATE TABLE IF NOT EXISTS streams (
     created_at   REAL NOT NULL,
     closed_at    REAL
 );
+
+-- Security providers (the Email Security Provider is implicit) and pushed identities.
+CREATE TABLE IF NOT EXISTS providers (
+    org_id     TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (org_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS identities (
+    org_id       TEXT NOT NULL,
+    provider     TEXT NOT NULL,
+    name_key     TEXT NOT NULL,
+    ref          TEXT NOT NULL,
+    enabled      INTEGER NOT NULL,
+    ordering_key TEXT NOT NULL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (org_id, provider, name_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identities_ordering ON identities(org_id, provider, ordering_key);
+
+-- Relationships, each owned by the identity whose push declared it (replaced by its next push).
+CREATE TABLE IF NOT EXISTS identity_edges (
+    org_id          TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    owner_provider  TEXT NOT NULL,
+    owner_name      TEXT NOT NULL,
+    parent_provider TEXT NOT NULL,
+    parent_name     TEXT NOT NULL,
+    child_provider  TEXT NOT NULL,
+    child_name      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identity_edges_owner
+    ON identity_edges(org_id, owner_provider, owner_name, kind);
+CREATE INDEX IF NOT EXISTS identity_edges_child
+    ON identity_edges(org_id, child_provider, child_name, kind);
+CREATE INDEX IF NOT EXISTS identity_edges_parent
+    ON identity_edges(org_id, parent_provider, parent_name, kind);
+
+CREATE TABLE IF NOT EXISTS identity_versions (
+    org_id  TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);

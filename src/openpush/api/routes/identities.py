@@ -1,0 +1,314 @@
+"""Security providers (§11.2) and identity pushes (§7.2 to 7.5).
+
+Providers: ``/rest/organizations/{org}/securityproviders[/{id}]``; the built-in ``Email
+Security Provider`` always exists. Identities: ``/push/v1/organizations/{org}/providers/{p}/
+permissions`` (add or update, disable with a JSON body, disable older than) and ``…/mappings``
+(aliases). Pushes are queued and answered 202 like item pushes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from openpush.api.auth import Caller, caller_for_org, runtime_of
+from openpush.api.body import read_json_body, read_json_object
+from openpush.api.responses import JsonResponse
+from openpush.api.routes.documents import parse_queue_delay, receipt
+from openpush.api.wire import parse_ordering
+from openpush.domain.identities import (
+    EMAIL_PROVIDER_ID,
+    SecurityProvider,
+    parse_alias_update,
+    parse_disable,
+    parse_identity_update,
+)
+from openpush.domain.operations import OperationKind
+from openpush.domain.organizations import Privilege
+from openpush.errors import (
+    ConflictError,
+    InvalidJsonError,
+    InvalidParameterError,
+    MissingParameterError,
+    ResourceNotFoundError,
+)
+from openpush.runtime import Runtime
+from openpush.storage.base import NewOperation
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["Security identities"])
+
+_EDIT = Privilege("PLATFORM", "SECURITY_PROVIDER", "EDIT")
+_VIEW = Privilege("PLATFORM", "SECURITY_PROVIDER", "VIEW")
+_BODY_LIMIT = 6 * 1024 * 1024
+
+
+class ProviderNotFoundError(ResourceNotFoundError):
+    error_code = "SECURITY_PROVIDER_DOES_NOT_EXIST"
+
+
+def provider_model(provider: SecurityProvider) -> dict[str, Any]:
+    return {
+        "id": provider.id,
+        "name": provider.id,
+        "displayName": provider.display_name or provider.id,
+        "type": provider.type,
+        "nodeRequired": False,
+        "caseSensitive": provider.case_sensitive,
+        "referencedBy": [{"id": i, "type": t} for i, t in provider.referenced_by],
+        "cascadingSecurityProviders": {
+            c: {"id": c, "name": c, "type": "EMAIL" if c == EMAIL_PROVIDER_ID else "EXPANDED"}
+            for c in provider.cascading
+        },
+        "currentStatus": "IDLE",
+    }
+
+
+def _cascading(raw: Any) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    values = raw.values() if isinstance(raw, dict) else raw
+    if not isinstance(values, list) and not hasattr(values, "__iter__"):
+        raise InvalidParameterError("cascadingSecurityProviders must be an object")
+    out = []
+    for entry in values:
+        name = entry.get("id") or entry.get("name") if isinstance(entry, dict) else entry
+        if not isinstance(name, str) or not name:
+            raise InvalidParameterError("each cascading provider needs an id or a name")
+        out.append(EMAIL_PROVIDER_ID if name.casefold() == EMAIL_PROVIDER_ID.casefold() else name)
+    return tuple(out)
+
+
+def _references(raw: Any) -> tuple[tuple[str, str], ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidParameterError("referencedBy must be an array")
+    out = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise InvalidParameterError("each referencedBy entry needs an id")
+        out.append((entry["id"], str(entry.get("type", "SOURCE")).upper()))
+    return tuple(out)
+
+
+def _provider_from(body: dict[str, Any], org_id: str, provider_id: str | None) -> SecurityProvider:
+    pid = provider_id or body.get("id") or body.get("name")
+    if not isinstance(pid, str) or not pid.strip():
+        raise MissingParameterError("the provider needs an 'id'")
+    if pid.casefold() == EMAIL_PROVIDER_ID.casefold():
+        raise ConflictError("the Email Security Provider is built in")
+    kind = str(body.get("type") or "EXPANDED").upper()
+    return SecurityProvider(
+        org_id=org_id,
+        id=pid,
+        display_name=str(body.get("displayName") or pid),
+        type=kind,
+        referenced_by=_references(body.get("referencedBy")),
+        cascading=_cascading(body.get("cascadingSecurityProviders")),
+        case_sensitive=bool(body.get("caseSensitive", False)),
+    )
+
+
+def _save(runtime: Runtime, caller: Caller, provider: SecurityProvider) -> None:
+    runtime.store.identities.save_provider(provider)
+    for ref_id, ref_type in provider.referenced_by:
+        if ref_type == "SOURCE":
+            runtime.store.catalog.add_source_provider(caller.org_id, ref_id, provider.id)
+
+
+@router.post("/rest/organizations/{organizationId}/securityproviders", status_code=201)
+async def create_provider(request: Request, organizationId: str) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_EDIT)
+    provider = _provider_from(await read_json_object(request, _BODY_LIMIT), caller.org_id, None)
+    if runtime.store.identities.get_provider(caller.org_id, provider.id) is not None:
+        raise ConflictError(f"security provider {provider.id!r} already exists")
+    _save(runtime, caller, provider)
+    return JsonResponse(provider_model(provider), status_code=201)
+
+
+@router.put("/rest/organizations/{organizationId}/securityproviders/{providerId}")
+async def put_provider(request: Request, organizationId: str, providerId: str) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_EDIT)
+    body = await read_json_object(request, _BODY_LIMIT)
+    provider = _provider_from(body, caller.org_id, providerId)
+    existing = runtime.store.identities.get_provider(caller.org_id, providerId)
+    if existing is not None:
+        provider.created_at = existing.created_at
+    _save(runtime, caller, provider)
+    return JsonResponse(provider_model(provider))
+
+
+@router.get("/rest/organizations/{organizationId}/securityproviders")
+async def list_providers(request: Request, organizationId: str) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_VIEW)
+    providers = runtime.store.identities.list_providers(caller.org_id)
+    return JsonResponse([provider_model(p) for p in providers])
+
+
+def _provider(runtime: Runtime, caller: Caller, provider_id: str) -> SecurityProvider:
+    provider = runtime.store.identities.get_provider(caller.org_id, provider_id)
+    if provider is None:
+        raise ProviderNotFoundError(f"security provider {provider_id!r} does not exist")
+    return provider
+
+
+@router.get("/rest/organizations/{organizationId}/securityproviders/{providerId}")
+async def get_provider(request: Request, organizationId: str, providerId: str) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_VIEW)
+    return JsonResponse(provider_model(_provider(runtime, caller, providerId)))
+
+
+@router.delete(
+    "/rest/organizations/{organizationId}/securityproviders/{providerId}", status_code=204
+)
+async def delete_provider(request: Request, organizationId: str, providerId: str) -> Response:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_EDIT)
+    if providerId.casefold() == EMAIL_PROVIDER_ID.casefold():
+        raise ConflictError("the Email Security Provider is built in")
+    if not runtime.store.identities.delete_provider(caller.org_id, providerId):
+        raise ProviderNotFoundError(f"security provider {providerId!r} does not exist")
+    return Response(status_code=204)
+
+
+# -- identity pushes ----------------------------------------------------------------------
+
+_PUSH = "/push/v1/organizations/{organizationId}/providers/{providerId}"
+
+
+async def _enqueue(
+    runtime: Runtime,
+    provider: SecurityProvider,
+    kind: OperationKind,
+    name: str | None,
+    payload: dict[str, Any],
+    ordering: str | None,
+    delay_minutes: int = 0,
+) -> JsonResponse:
+    ordering_id = parse_ordering(ordering) if ordering else runtime.clock.next()
+    request_id = str(uuid.uuid4())
+    await runtime.store.queue.aenqueue(
+        [
+            NewOperation(
+                org_id=provider.org_id,
+                source_id=provider.id,
+                kind=kind,
+                document_id=name,
+                ordering_id=ordering_id,
+                payload=payload,
+                request_id=request_id,
+                delay_seconds=delay_minutes * 60.0,
+            )
+        ]
+    )
+    runtime.notify()
+    return receipt(ordering_id, request_id)
+
+
+async def _body(request: Request) -> Any:
+    import orjson
+
+    raw = await read_json_body(request, _BODY_LIMIT)
+    if not raw.strip():
+        raise InvalidJsonError("the body must be a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJsonError(f"the body is not valid JSON: {exc}") from None
+
+
+def _push_target(
+    request: Request, organizationId: str, providerId: str
+) -> tuple[Runtime, SecurityProvider]:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(Privilege("PLATFORM", "SECURITY_PROVIDER", "EDIT", providerId))
+    return runtime, _provider(runtime, caller, providerId)
+
+
+@router.put(_PUSH + "/permissions", status_code=202, summary="Add or update an identity")
+async def put_identity(
+    request: Request, organizationId: str, providerId: str, orderingId: str | None = None
+) -> JsonResponse:
+    runtime, provider = _push_target(request, organizationId, providerId)
+    update = parse_identity_update(await _body(request), provider.id)
+    payload = {
+        "identity": update.identity.to_dict(),
+        "members": [m.to_dict() for m in update.members],
+        "wellKnowns": [w.to_dict() for w in update.well_knowns],
+    }
+    return await _enqueue(
+        runtime, provider, OperationKind.IDENTITY_UPDATE, update.identity.name, payload, orderingId
+    )
+
+
+@router.put(_PUSH + "/mappings", status_code=202, summary="Add or update an alias")
+async def put_alias(
+    request: Request, organizationId: str, providerId: str, orderingId: str | None = None
+) -> JsonResponse:
+    runtime, provider = _push_target(request, organizationId, providerId)
+    default = provider.cascading[0] if len(provider.cascading) == 1 else None
+    if default is None and not provider.cascading:
+        default = EMAIL_PROVIDER_ID
+    update = parse_alias_update(await _body(request), provider.id, default)
+    payload = {
+        "identity": update.identity.to_dict(),
+        "mappings": [m.to_dict() for m in update.mappings],
+        "wellKnowns": [w.to_dict() for w in update.well_knowns],
+    }
+    return await _enqueue(
+        runtime, provider, OperationKind.ALIAS_UPDATE, update.identity.name, payload, orderingId
+    )
+
+
+@router.delete(_PUSH + "/permissions", status_code=202, summary="Disable an identity")
+async def disable_identity(
+    request: Request, organizationId: str, providerId: str, orderingId: str | None = None
+) -> JsonResponse:
+    runtime, provider = _push_target(request, organizationId, providerId)
+    identity = parse_disable(await _body(request), provider.id)
+    return await _enqueue(
+        runtime,
+        provider,
+        OperationKind.IDENTITY_DISABLE,
+        identity.name,
+        {"identity": identity.to_dict()},
+        orderingId,
+    )
+
+
+@router.delete(
+    _PUSH + "/permissions/olderthan", status_code=202, summary="Disable older identities"
+)
+async def disable_older_than(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    orderingId: str | None = None,
+    queueDelay: str | None = None,
+) -> JsonResponse:
+    runtime, provider = _push_target(request, organizationId, providerId)
+    if not orderingId:
+        raise MissingParameterError("the parameter 'orderingId' is required")
+    return await _enqueue(
+        runtime,
+        provider,
+        OperationKind.IDENTITY_DISABLE_OLDER_THAN,
+        None,
+        {},
+        orderingId,
+        parse_queue_delay(queueDelay),
+    )

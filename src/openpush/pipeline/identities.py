@@ -1,0 +1,127 @@
+"""How identity operations change the identity graph (push-api.md §7, ordering as in §8).
+
+Per identity, an operation older than the one that last changed it is SKIPPED. A group push
+replaces the members it owns, an identity push the identities granted to it, an alias push
+its aliases; a disable keeps the relationships but the identity grants nothing until it is
+pushed again.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openpush.domain.identities import EdgeKind, IdentityRef, SecurityProvider
+from openpush.domain.operations import LogResult, OperationKind, QueuedOperation
+from openpush.pipeline.apply import RoundContext
+from openpush.security.evaluate import IdentityKey
+from openpush.storage.base import IdentityChange, IdentityRecord
+
+__all__ = ["apply_identity_operation"]
+
+
+class _Identities:
+    """The identity side of a round: providers and records read once, changes collected."""
+
+    def __init__(self, context: RoundContext, org_id: str) -> None:
+        self.context = context
+        self.org_id = org_id
+        store = context.store.identities
+        self.providers = {p.key: p for p in store.list_providers(org_id)}
+
+    def key(self, ref: IdentityRef) -> IdentityKey:
+        provider = self.providers.get(ref.provider.casefold())
+        return ref.key(case_sensitive=bool(provider and provider.case_sensitive))
+
+    def current(self, key: IdentityKey) -> IdentityRecord | None:
+        for change in reversed(self.context.commit.identities):
+            if change.record.org_id == self.org_id and change.record.key == key:
+                return change.record
+        return self.context.store.identities.get_identities(self.org_id, [key]).get(key)
+
+
+def _stale(op: QueuedOperation, context: RoundContext, current: IdentityRecord | None) -> bool:
+    if current is not None and op.ordering_id < current.ordering_id:
+        context.log(
+            op,
+            op.document_id or "",
+            LogResult.SKIPPED,
+            f"a newer operation (orderingId {current.ordering_id}) already changed this"
+            f" identity; this one (orderingId {op.ordering_id}) was ignored",
+        )
+        return True
+    return False
+
+
+def _refs(raw: list[dict[str, Any]]) -> list[IdentityRef]:
+    return [IdentityRef.from_dict(item) for item in raw]
+
+
+def _change(
+    op: QueuedOperation,
+    context: RoundContext,
+    graph: _Identities,
+    identity: IdentityRef,
+    *,
+    enabled: bool,
+    edges: dict[EdgeKind, list[tuple[IdentityKey, IdentityKey]]],
+    reason: str,
+) -> None:
+    key = graph.key(identity)
+    current = graph.current(key)
+    if _stale(op, context, current):
+        return
+    record = IdentityRecord(
+        org_id=op.org_id,
+        key=key,
+        ref=identity if enabled or current is None else current.ref,
+        enabled=enabled,
+        ordering_id=op.ordering_id,
+        updated_at=time.time(),
+    )
+    context.commit.identities.append(IdentityChange(record, edges))
+    context.log(op, identity.name, LogResult.COMPLETED, reason)
+
+
+def apply_identity_operation(
+    op: QueuedOperation, context: RoundContext, provider: SecurityProvider
+) -> None:
+    graph = _Identities(context, op.org_id)
+    payload = op.payload
+    if op.kind is OperationKind.IDENTITY_UPDATE:
+        identity = IdentityRef.from_dict(payload["identity"])
+        key = graph.key(identity)
+        members = _refs(payload.get("members", []))
+        granted = _refs(payload.get("wellKnowns", []))
+        _change(
+            op, context, graph, identity, enabled=True,
+            edges={
+                EdgeKind.MEMBER: [(key, graph.key(m)) for m in members],
+                EdgeKind.GRANTED: [(graph.key(w), key) for w in granted],
+            },
+            reason=f"identity updated ({len(members)} members, {len(granted)} granted)",
+        )  # fmt: skip
+    elif op.kind is OperationKind.ALIAS_UPDATE:
+        identity = IdentityRef.from_dict(payload["identity"])
+        key = graph.key(identity)
+        mappings = _refs(payload.get("mappings", []))
+        edges = {EdgeKind.ALIAS: [(key, graph.key(m)) for m in mappings]}
+        if payload.get("wellKnowns"):
+            edges[EdgeKind.GRANTED] = [(graph.key(w), key) for w in _refs(payload["wellKnowns"])]
+        _change(
+            op, context, graph, identity, enabled=True, edges=edges,
+            reason=f"alias updated ({len(mappings)} mappings)",
+        )  # fmt: skip
+    elif op.kind is OperationKind.IDENTITY_DISABLE:
+        identity = IdentityRef.from_dict(payload["identity"])
+        _change(op, context, graph, identity, enabled=False, edges={}, reason="disabled")
+    elif op.kind is OperationKind.IDENTITY_DISABLE_OLDER_THAN:
+        records = context.store.identities.older_than(op.org_id, provider.id, op.ordering_id)
+        for record in records:
+            record.enabled = False
+            record.updated_at = time.time()
+            context.commit.identities.append(IdentityChange(record, {}))
+        context.log(
+            op, "", LogResult.COMPLETED,
+            f"disabled {len(records)} identities older than {op.ordering_id}",
+        )  # fmt: skip

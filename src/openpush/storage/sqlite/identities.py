@@ -1,0 +1,279 @@
+"""Security providers, identities and their relationships in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Mapping
+
+import orjson
+
+from openpush.domain.identities import (
+    EMAIL_PROVIDER_ID,
+    IdentityRef,
+    SecurityProvider,
+)
+from openpush.domain.operations import ordering_key
+from openpush.security.evaluate import IdentityKey
+from openpush.storage.base import IdentityChange, IdentityRecord
+from openpush.storage.sqlite.database import SqliteDatabase
+
+__all__ = ["SqliteIdentities", "SqliteIdentityGraph", "write_identity_changes"]
+
+_CHUNK = 400
+Related = Mapping[IdentityKey, Collection[IdentityKey]]
+
+
+def _provider(row: sqlite3.Row) -> SecurityProvider:
+    raw = orjson.loads(row["definition"])
+    return SecurityProvider(
+        org_id=row["org_id"],
+        id=row["id"],
+        display_name=raw.get("display_name", ""),
+        type=raw.get("type", "EXPANDED"),
+        referenced_by=tuple(tuple(r) for r in raw.get("referenced_by", [])),  # type: ignore[misc]
+        cascading=tuple(raw.get("cascading", [])),
+        case_sensitive=bool(raw.get("case_sensitive", False)),
+        created_at=raw.get("created_at", 0.0),
+    )
+
+
+def _record(row: sqlite3.Row) -> IdentityRecord:
+    return IdentityRecord(
+        org_id=row["org_id"],
+        key=IdentityKey(row["provider"], row["name_key"]),
+        ref=IdentityRef.from_dict(orjson.loads(row["ref"])),
+        enabled=bool(row["enabled"]),
+        ordering_id=int(row["ordering_key"]),
+        updated_at=row["updated_at"],
+    )
+
+
+def _chunks(values: list[IdentityKey]) -> Iterable[list[IdentityKey]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def write_identity_changes(conn: sqlite3.Connection, changes: Iterable[IdentityChange]) -> None:
+    """Apply a pipeline round's identity changes (inside the round's transaction)."""
+    orgs = set()
+    for change in changes:
+        record = change.record
+        orgs.add(record.org_id)
+        conn.execute(
+            "INSERT INTO identities (org_id, provider, name_key, ref, enabled, ordering_key,"
+            " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(org_id, provider, name_key) DO"
+            " UPDATE SET ref=excluded.ref, enabled=excluded.enabled,"
+            " ordering_key=excluded.ordering_key, updated_at=excluded.updated_at",
+            (
+                record.org_id,
+                record.key.provider,
+                record.key.name,
+                orjson.dumps(record.ref.to_dict()),
+                int(record.enabled),
+                ordering_key(record.ordering_id),
+                record.updated_at,
+            ),
+        )
+        for kind, edges in change.edges.items():
+            conn.execute(
+                "DELETE FROM identity_edges WHERE org_id = ? AND owner_provider = ?"
+                " AND owner_name = ? AND kind = ?",
+                (record.org_id, record.key.provider, record.key.name, kind.value),
+            )
+            conn.executemany(
+                "INSERT INTO identity_edges (org_id, kind, owner_provider, owner_name,"
+                " parent_provider, parent_name, child_provider, child_name)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (record.org_id, kind.value, record.key.provider, record.key.name,
+                     parent.provider, parent.name, child.provider, child.name)
+                    for parent, child in edges
+                ],
+            )  # fmt: skip
+    for org_id in orgs:
+        conn.execute(
+            "INSERT INTO identity_versions (org_id, version) VALUES (?, 1)"
+            " ON CONFLICT(org_id) DO UPDATE SET version = version + 1",
+            (org_id,),
+        )
+
+
+class SqliteIdentityGraph:
+    """One organization's graph, read in batches (one query per chunk of keys)."""
+
+    def __init__(self, db: SqliteDatabase, org_id: str) -> None:
+        self._db = db
+        self._org = org_id
+
+    def select(self, keys: Collection[IdentityKey], sql: str) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        wanted = list(keys)
+
+        def select(conn: sqlite3.Connection) -> None:
+            for chunk in _chunks(wanted):
+                marks = ",".join("(?,?)" for _ in chunk)
+                params: list[str] = [self._org]
+                for key in chunk:
+                    params.extend((key.provider, key.name))
+                rows.extend(conn.execute(sql.format(marks=marks), params).fetchall())
+
+        self._db.read(select)
+        return rows
+
+    def states(self, keys: Collection[IdentityKey]) -> Mapping[IdentityKey, bool]:
+        rows = self.select(
+            keys,
+            "SELECT provider, name_key, enabled FROM identities WHERE org_id = ?"
+            " AND (provider, name_key) IN (VALUES {marks})",
+        )
+        return {IdentityKey(r["provider"], r["name_key"]): bool(r["enabled"]) for r in rows}
+
+    def parents(
+        self, keys: Collection[IdentityKey]
+    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+        rows = self.select(
+            keys,
+            "SELECT child_provider, child_name, parent_provider, parent_name FROM identity_edges"
+            " WHERE org_id = ? AND (child_provider, child_name) IN (VALUES {marks})"
+            " AND kind IN ('member', 'granted')",
+        )
+        out: dict[IdentityKey, set[IdentityKey]] = {}
+        for r in rows:
+            child = IdentityKey(r["child_provider"], r["child_name"])
+            out.setdefault(child, set()).add(IdentityKey(r["parent_provider"], r["parent_name"]))
+        return out
+
+    def aliases(
+        self, keys: Collection[IdentityKey]
+    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+        out: dict[IdentityKey, set[IdentityKey]] = {}
+        for near, far in (("child", "parent"), ("parent", "child")):
+            rows = self.select(
+                keys,
+                f"SELECT {near}_provider AS np, {near}_name AS nn, {far}_provider AS fp,"  # noqa: S608
+                f" {far}_name AS fn FROM identity_edges WHERE org_id = ? AND kind = 'alias'"
+                f" AND ({near}_provider, {near}_name) IN (VALUES {{marks}})",
+            )
+            for r in rows:
+                out.setdefault(IdentityKey(r["np"], r["nn"]), set()).add(
+                    IdentityKey(r["fp"], r["fn"])
+                )
+        return out
+
+
+class SqliteIdentities:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    # -- providers ----------------------------------------------------------------------
+
+    def save_provider(self, provider: SecurityProvider) -> None:
+        definition = orjson.dumps(
+            {
+                "display_name": provider.display_name,
+                "type": provider.type,
+                "referenced_by": [list(r) for r in provider.referenced_by],
+                "cascading": list(provider.cascading),
+                "case_sensitive": provider.case_sensitive,
+                "created_at": provider.created_at,
+            }
+        )
+        self._db.write(
+            lambda c: c.execute(
+                "INSERT INTO providers (org_id, id, key, definition) VALUES (?,?,?,?)"
+                " ON CONFLICT(org_id, key) DO UPDATE SET definition = excluded.definition",
+                (provider.org_id, provider.id, provider.key, definition),
+            )
+        )
+
+    def get_provider(self, org_id: str, provider_id: str) -> SecurityProvider | None:
+        if provider_id.casefold() == EMAIL_PROVIDER_ID.casefold():
+            return SecurityProvider(org_id, EMAIL_PROVIDER_ID, EMAIL_PROVIDER_ID, "EMAIL")
+        row = self._db.read(
+            lambda c: c.execute(
+                "SELECT * FROM providers WHERE org_id = ? AND key = ?",
+                (org_id, provider_id.casefold()),
+            ).fetchone()
+        )
+        return _provider(row) if row else None
+
+    def list_providers(self, org_id: str) -> list[SecurityProvider]:
+        rows = self._db.read(
+            lambda c: c.execute(
+                "SELECT * FROM providers WHERE org_id = ? ORDER BY key", (org_id,)
+            ).fetchall()
+        )
+        email = SecurityProvider(org_id, EMAIL_PROVIDER_ID, EMAIL_PROVIDER_ID, "EMAIL")
+        return [email, *(_provider(r) for r in rows)]
+
+    def delete_provider(self, org_id: str, provider_id: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            key = provider_id.casefold()
+            cur = conn.execute("DELETE FROM providers WHERE org_id = ? AND key = ?", (org_id, key))
+            if cur.rowcount:
+                conn.execute(
+                    "DELETE FROM identities WHERE org_id = ? AND provider = ?", (org_id, key)
+                )
+                conn.execute(
+                    "DELETE FROM identity_edges WHERE org_id = ? AND owner_provider = ?",
+                    (org_id, key),
+                )
+                conn.execute(
+                    "INSERT INTO identity_versions (org_id, version) VALUES (?, 1)"
+                    " ON CONFLICT(org_id) DO UPDATE SET version = version + 1",
+                    (org_id,),
+                )
+            return cur.rowcount == 1
+
+        return self._db.write(delete)
+
+    # -- identities ---------------------------------------------------------------------
+
+    def get_identities(
+        self, org_id: str, keys: Collection[IdentityKey]
+    ) -> dict[IdentityKey, IdentityRecord]:
+        rows = SqliteIdentityGraph(self._db, org_id).select(
+            keys,
+            "SELECT * FROM identities WHERE org_id = ?"
+            " AND (provider, name_key) IN (VALUES {marks})",
+        )
+        return {IdentityKey(r["provider"], r["name_key"]): _record(r) for r in rows}
+
+    def list_identities(
+        self, org_id: str, provider_id: str, page: int, per_page: int
+    ) -> tuple[list[IdentityRecord], int]:
+        key = provider_id.casefold()
+
+        def select(conn: sqlite3.Connection) -> tuple[list[IdentityRecord], int]:
+            total = conn.execute(
+                "SELECT count(*) FROM identities WHERE org_id = ? AND provider = ?", (org_id, key)
+            ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT * FROM identities WHERE org_id = ? AND provider = ? ORDER BY name_key"
+                " LIMIT ? OFFSET ?",
+                (org_id, key, per_page, page * per_page),
+            ).fetchall()
+            return [_record(r) for r in rows], int(total)
+
+        return self._db.read(select)
+
+    def older_than(self, org_id: str, provider_id: str, ordering_id: int) -> list[IdentityRecord]:
+        rows = self._db.read(
+            lambda c: c.execute(
+                "SELECT * FROM identities WHERE org_id = ? AND provider = ? AND enabled = 1"
+                " AND ordering_key < ?",
+                (org_id, provider_id.casefold(), ordering_key(ordering_id)),
+            ).fetchall()
+        )
+        return [_record(r) for r in rows]
+
+    def graph(self, org_id: str) -> SqliteIdentityGraph:
+        return SqliteIdentityGraph(self._db, org_id)
+
+    def version(self, org_id: str) -> int:
+        row = self._db.read(
+            lambda c: c.execute(
+                "SELECT version FROM identity_versions WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        )
+        return int(row[0]) if row else 0
