@@ -20,6 +20,7 @@ from openpush.index.tantivy.engine import TantivyIndex
 from openpush.pipeline.worker import Worker
 from openpush.search.service import DirectExpander, IdentityExpander
 from openpush.search.tokens import SearchTokens
+from openpush.security.graph import GraphExpander
 from openpush.settings import Settings
 from openpush.storage.base import StateStore
 from openpush.storage.registry import open_state_store
@@ -59,6 +60,7 @@ class Runtime:
             tokens=SearchTokens(secret),
             blobs=blobs,
         )
+        runtime.expander = GraphExpander(store)
         bootstrap(runtime)
         if settings.worker if worker is None else worker:
             runtime.worker = Worker(store, index, settings, blobs=blobs)

@@ -83,6 +83,24 @@ def _change(
     context.log(op, identity.name, LogResult.COMPLETED, reason)
 
 
+def _create_missing(
+    op: QueuedOperation, context: RoundContext, graph: _Identities, refs: list[IdentityRef]
+) -> None:
+    """Members and granted identities become known identities of their provider.
+
+    They are created enabled with orderingId 0, so that any push of their own wins; an
+    identity that already exists (even disabled) is left as it is.
+    """
+    keys = {graph.key(ref): ref for ref in refs}
+    existing = context.store.identities.get_identities(op.org_id, list(keys))
+    pending = {c.record.key for c in context.commit.identities if c.record.org_id == op.org_id}
+    for key, ref in keys.items():
+        if key in existing or key in pending:
+            continue
+        record = IdentityRecord(op.org_id, key, ref, True, 0, time.time())
+        context.commit.identities.append(IdentityChange(record, {}))
+
+
 def apply_identity_operation(
     op: QueuedOperation, context: RoundContext, provider: SecurityProvider
 ) -> None:
@@ -101,6 +119,7 @@ def apply_identity_operation(
             },
             reason=f"identity updated ({len(members)} members, {len(granted)} granted)",
         )  # fmt: skip
+        _create_missing(op, context, graph, [*members, *granted])
     elif op.kind is OperationKind.ALIAS_UPDATE:
         identity = IdentityRef.from_dict(payload["identity"])
         key = graph.key(identity)

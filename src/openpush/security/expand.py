@@ -85,7 +85,7 @@ class IdentityGraph(Protocol):
     def parents(
         self, keys: Collection[IdentityKey]
     ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
-        """Direct parents of each key: groups listing it as a member and identities granted to it."""
+        """Direct parents of each key: groups listing it as a member, identities granted to it."""
         ...
 
     def aliases(
@@ -112,7 +112,7 @@ class GrantedIdentities(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Expansion:
-    """What a user holds, whether the depth bound cut the walk short, and how each key was reached."""
+    """What a user holds, whether max_depth cut the walk short, how each key was reached."""
 
     identities: frozenset[IdentityKey]
     depth_capped: bool

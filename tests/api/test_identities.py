@@ -1,0 +1,226 @@
+"""Providers and identity pushes through the HTTP API, and trimming on expanded identities.
+
+The permission models and expected verdicts are push-api.md §6.5's worked examples, with the
+identities pushed to an EXPANDED provider through the Push API and checked through the Search
+API with search tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.asyncio
+
+P = "PushProvider"
+USERS = ("alice", "bob", "carol", "dave")
+
+
+def ident(name: str, kind: str = "USER") -> dict[str, Any]:
+    return {"name": name, "type": kind}
+
+
+def grp(name: str) -> dict[str, Any]:
+    return {"identity": name, "identityType": "Group"}
+
+
+def usr(name: str) -> dict[str, Any]:
+    return {"identity": name, "identityType": "User"}
+
+
+def pset(
+    allow: tuple[dict, ...] = (), deny: tuple[dict, ...] = (), anonymous: bool = False
+) -> dict:
+    return {
+        "allowAnonymous": anonymous,
+        "allowedPermissions": list(allow),
+        "deniedPermissions": list(deny),
+    }
+
+
+def level(*sets: dict) -> dict:
+    return {"permissionSets": list(sets)}
+
+
+EXAMPLES: dict[int, tuple[list[dict], set[str]]] = {
+    1: ([pset((grp("Eng"),))], {"alice", "bob"}),
+    2: ([pset((grp("Mgmt"),), (usr("bob"),))], {"alice", "carol"}),
+    3: ([pset((grp("Mgmt"),)), pset((grp("Eng"),))], {"alice", "bob"}),
+    4: ([pset(anonymous=True)], {"alice", "bob", "carol", "dave", "anon"}),
+    5: ([pset(anonymous=True), pset((grp("Eng"),))], {"alice", "bob"}),
+    6: ([pset(deny=(usr("bob"),), anonymous=True)], {"alice", "carol", "dave", "anon"}),
+    7: ([level(pset(deny=(grp("Eng"),))), level(pset((grp("Mgmt"),)))], {"carol"}),
+    8: ([level(pset((usr("carol"),))), level(pset(deny=(grp("Mgmt"),)))], {"carol"}),
+    9: ([level(pset((grp("Everyone"),))), level(pset((usr("dave"),)))], {"alice", "dave"}),
+}
+
+
+async def put(api: Api, path: str, body: dict, method: str = "PUT", **params: Any) -> None:
+    r = await api.http.request(
+        method,
+        f"/push/v1/organizations/{api.org}/providers/{P}/{path}",
+        headers=api.auth(),
+        json=body,
+        params=params,
+    )
+    assert r.status_code == 202, r.text
+
+
+async def provider_and_source(api: Api) -> str:
+    source = await api.create_source("secured", "SECURED")
+    r = await api.http.post(
+        f"/rest/organizations/{api.org}/securityproviders",
+        headers=api.auth(),
+        json={
+            "id": P,
+            "displayName": "Push provider",
+            "type": "EXPANDED",
+            "referencedBy": [{"id": source, "type": "SOURCE"}],
+            "cascadingSecurityProviders": {
+                "Email Security Provider": {"id": "Email Security Provider", "type": "EMAIL"}
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+    return source
+
+
+async def worked_example_graph(api: Api) -> str:
+    source = await provider_and_source(api)
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP"),
+                                   "members": [ident("alice"), ident("bob")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP"),
+                                   "members": [ident("carol"), ident("Eng", "GROUP")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("alice"),
+                                   "wellKnowns": [ident("Everyone", "GROUP")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("dave")})
+    for n, (model, _) in EXAMPLES.items():
+        r = await api.push(
+            source, f"https://x.test/{n}", {"data": f"row {n}", "permissions": model}
+        )
+        assert r.status_code == 202, r.text
+    api.drain()
+    return source
+
+
+async def visible(api: Api, user: str | None, provider: str = P) -> set[int]:
+    if user is None:
+        found = await api.search_as()
+    else:
+        token = await api.token(user, provider=provider)
+        result = await api.search(token, numberOfResults=100)
+        found = {r["uri"] for r in result["results"]}
+    return {int(uri.rsplit("/", 1)[1]) for uri in found}
+
+
+async def test_the_worked_examples_hold_through_pushed_identities(api: Api) -> None:
+    await worked_example_graph(api)
+    for user in (*USERS, None):
+        expected = {n for n, (_, who) in EXAMPLES.items() if (user or "anon") in who}
+        assert await visible(api, user) == expected, user
+
+
+async def test_an_alias_makes_the_email_user_the_pushed_user(api: Api) -> None:
+    await worked_example_graph(api)
+    email = "alice@corp.com"
+    assert await visible(api, email, "Email Security Provider") == {4, 6}
+    await put(api, "mappings", {"identity": ident("alice"),
+                                "mappings": [{"name": email, "type": "USER"}]})  # fmt: skip
+    api.drain()
+    assert await visible(api, email, "Email Security Provider") == {1, 2, 3, 4, 5, 6, 9}
+
+
+async def test_a_group_push_replaces_its_members_and_changes_reach_search(api: Api) -> None:
+    await worked_example_graph(api)
+    assert 1 in await visible(api, "bob")
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP"), "members": [ident("alice")]})
+    api.drain()
+    assert 1 not in await visible(api, "bob")
+    assert 1 in await visible(api, "alice")
+
+
+async def test_a_disabled_group_grants_nothing_and_an_older_push_is_skipped(api: Api) -> None:
+    await worked_example_graph(api)
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP")}, method="DELETE")
+    api.drain()
+    assert await visible(api, "carol") == {4, 6, 8}  # row 2 and 7 came only through Mgmt
+    # an older push of the group does not re-enable it
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP"),
+                                   "members": [ident("carol")]}, orderingId=1)  # fmt: skip
+    api.drain()
+    assert 2 not in await visible(api, "carol")
+    logs = await api.logs()
+    assert any(e["result"] == "SKIPPED" and e["id"] == "Mgmt" for e in logs)
+
+
+async def test_disable_accepts_the_bare_identity_and_older_than_disables(api: Api) -> None:
+    await worked_example_graph(api)
+    await put(api, "permissions", ident("dave"), method="DELETE")
+    api.drain()
+    assert 9 not in await visible(api, "dave")
+    await put(api, "permissions", {"identity": ident("dave")})
+    api.drain()
+    assert 9 in await visible(api, "dave")
+    r = await api.http.delete(
+        f"/push/v1/organizations/{api.org}/providers/{P}/permissions/olderthan",
+        params={"orderingId": 10**15, "queueDelay": 0},
+        headers=api.auth(),
+    )
+    assert r.status_code == 202
+    api.drain()
+    # nothing in P grants anything any more: bob is like anonymous (and row 6 denies a "bob"
+    # that no longer holds anything)
+    assert await visible(api, "bob") == {4, 6}
+
+
+async def test_email_wildcards_match_everyone_or_a_domain(api: Api) -> None:
+    source = await api.create_source("wild", "SECURED")
+    for n, who in ((1, "*@*"), (2, "*@corp.com")):
+        body = {"data": "w", "permissions": [pset((usr(who),))]}
+        assert (await api.push(source, f"https://w.test/{n}", body)).status_code == 202
+    api.drain()
+    assert await api.search_as() == {"https://w.test/1"}
+    assert await api.search_as("zoe@corp.com") == {"https://w.test/1", "https://w.test/2"}
+    assert await api.search_as("zoe@other.org") == {"https://w.test/1"}
+
+
+async def test_an_identity_unknown_to_its_provider_matches_nobody(api: Api) -> None:
+    source = await provider_and_source(api)
+    body = {"data": "ghost", "permissions": [pset((usr("ghost"),))]}
+    assert (await api.push(source, "https://g.test/1", body)).status_code == 202
+    api.drain()
+    assert await visible(api, "ghost") == set()
+    await put(api, "permissions", {"identity": ident("ghost")})
+    api.drain()
+    assert await visible(api, "ghost") == {1}
+
+
+async def test_provider_crud_and_errors(api: Api) -> None:
+    source = await provider_and_source(api)
+    base = f"/rest/organizations/{api.org}/securityproviders"
+    listed = (await api.http.get(base, headers=api.auth())).json()
+    assert {p["id"] for p in listed} == {"Email Security Provider", P}
+    one = (await api.http.get(f"{base}/{P}", headers=api.auth())).json()
+    assert one["referencedBy"] == [{"id": source, "type": "SOURCE"}]
+    model = (await api.http.get(f"/rest/organizations/{api.org}/sources/{source}",
+                                headers=api.auth())).json()  # fmt: skip
+    assert model["securityProviderReferences"][0] == P
+    again = await api.http.post(base, headers=api.auth(), json={"id": P})
+    assert again.status_code == 409
+    r = await api.http.put(
+        f"/push/v1/organizations/{api.org}/providers/nope/permissions",
+        headers=api.auth(),
+        json={"identity": ident("x")},
+    )
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_PROVIDER_DOES_NOT_EXIST")
+    r = await api.http.put(
+        f"/push/v1/organizations/{api.org}/providers/{P}/permissions",
+        headers=api.auth(),
+        json={"members": []},
+    )
+    assert r.status_code == 400
+    assert (await api.http.delete(f"{base}/{P}", headers=api.auth())).status_code == 204
+    assert (await api.http.get(f"{base}/{P}", headers=api.auth())).status_code == 404
