@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.api.conftest import Api
@@ -224,3 +225,43 @@ async def test_provider_crud_and_errors(api: Api) -> None:
     assert r.status_code == 400
     assert (await api.http.delete(f"{base}/{P}", headers=api.auth())).status_code == 204
     assert (await api.http.get(f"{base}/{P}", headers=api.auth())).status_code == 404
+
+
+async def test_identities_in_batch_through_a_file_container(api: Api) -> None:
+    source = await provider_and_source(api)
+    for n, (model, _) in EXAMPLES.items():
+        await api.push(source, f"https://x.test/{n}", {"data": f"row {n}", "permissions": model})
+    body = {
+        "Members": [
+            {"identity": ident("Eng", "GROUP"), "members": [ident("alice"), ident("bob")]},
+            {"identity": ident("Mgmt", "GROUP"),
+             "members": [ident("carol"), ident("Eng", "GROUP")]},
+            {"identity": ident("alice"), "wellKnowns": [ident("Everyone", "GROUP")]},
+            {"identity": ident("dave")},
+            {"identity": ident("erin")},
+            {"members": []},
+        ],
+        "mappings": [{"identity": ident("alice"),
+                      "mappings": {"name": "alice@corp.com", "type": "USER"}}],
+        "deleted": [ident("erin"), {"identity": ident("frank")}],
+    }  # fmt: skip
+    created = await api.container(orjson.dumps(body))
+    r = await api.http.put(
+        f"/push/v1/organizations/{api.org}/providers/{P}/permissions/batch",
+        params={"fileId": created["fileId"]},
+        headers=api.auth(),
+    )
+    assert r.status_code == 202, r.text
+    api.drain()
+    status = await api.http.get(
+        f"/push/v1/organizations/{api.org}/providers/{P}/permissions/batches/{r.json()['batchId']}",
+        headers=api.auth(),
+    )
+    assert status.json()["state"] == "COMPLETED"
+    assert status.json()["counts"] == {"COMPLETED": 8, "REJECTED": 1}
+    for user in USERS:
+        expected = {n for n, (_, who) in EXAMPLES.items() if user in who}
+        assert await visible(api, user) == expected, user
+    email = await visible(api, "alice@corp.com", "Email Security Provider")
+    assert email == {1, 2, 3, 4, 5, 6, 9}
+    assert await visible(api, "erin") == {4, 6}  # disabled: like anonymous

@@ -54,6 +54,7 @@ class BatchKind(StrEnum):
     STREAM_UPDATE = "STREAM_UPDATE"  # PUT …/stream/update
     STREAM_MERGE = "STREAM_MERGE"  # PUT …/stream/merge
     STREAM_LOAD = "STREAM_LOAD"  # POST …/stream/{id}/close: chunks, then delete the rest
+    IDENTITIES = "IDENTITIES"  # PUT …/providers/{p}/permissions/batch (source_id = provider)
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -63,6 +64,8 @@ class BatchKind(StrEnum):
             return ("addOrUpdate", "merge")
         if self is BatchKind.STREAM_LOAD:
             return ("addOrUpdate",)
+        if self is BatchKind.IDENTITIES:
+            return ("members", "mappings", "deleted")
         return ("addOrUpdate", "delete")
 
 

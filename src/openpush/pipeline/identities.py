@@ -8,16 +8,30 @@ pushed again.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
-from openpush.domain.identities import EdgeKind, IdentityRef, SecurityProvider
+from openpush.domain.identities import (
+    EMAIL_PROVIDER_ID,
+    EdgeKind,
+    IdentityRef,
+    SecurityProvider,
+    parse_alias_update,
+    parse_disable,
+    parse_identity_update,
+)
 from openpush.domain.operations import LogResult, OperationKind, QueuedOperation
+from openpush.domain.transfers import Batch, BatchState
+from openpush.errors import FileContainerNotFoundError, InvalidItemError, InvalidRequestError
 from openpush.pipeline.apply import RoundContext
+from openpush.pipeline.batchfile import MalformedBatchFileError, entries, scan
 from openpush.security.evaluate import IdentityKey
 from openpush.storage.base import IdentityChange, IdentityRecord
 
-__all__ = ["apply_identity_operation"]
+__all__ = ["apply_identity_operation", "run_identity_batch"]
 
 
 class _Identities:
@@ -144,3 +158,125 @@ def apply_identity_operation(
             op, "", LogResult.COMPLETED,
             f"disabled {len(records)} identities older than {op.ordering_id}",
         )  # fmt: skip
+
+
+def _entry_operation(
+    op: QueuedOperation, batch: Batch, provider: SecurityProvider, section: str, value: Any
+) -> QueuedOperation:
+    """The identity operation one entry of an identity batch file stands for."""
+    if section == "members":
+        update = parse_identity_update(value, provider.id)
+        kind, payload = (
+            OperationKind.IDENTITY_UPDATE,
+            {
+                "identity": update.identity.to_dict(),
+                "members": [m.to_dict() for m in update.members],
+                "wellKnowns": [w.to_dict() for w in update.well_knowns],
+            },
+        )
+        name = update.identity.name
+    elif section == "mappings":
+        default = provider.cascading[0] if len(provider.cascading) == 1 else None
+        alias = parse_alias_update(value, provider.id, default or EMAIL_PROVIDER_ID)
+        kind, payload = (
+            OperationKind.ALIAS_UPDATE,
+            {
+                "identity": alias.identity.to_dict(),
+                "mappings": [m.to_dict() for m in alias.mappings],
+                "wellKnowns": [w.to_dict() for w in alias.well_knowns],
+            },
+        )
+        name = alias.identity.name
+    else:
+        identity = parse_disable(value, provider.id)
+        kind, payload, name = (
+            OperationKind.IDENTITY_DISABLE,
+            {"identity": identity.to_dict()},
+            identity.name,
+        )
+    return dataclasses.replace(
+        op, kind=kind, document_id=name, payload=payload, request_id=batch.id,
+        ordering_id=batch.ordering_id,
+    )  # fmt: skip
+
+
+def run_identity_batch(
+    op: QueuedOperation,
+    batch: Batch,
+    provider: SecurityProvider,
+    *,
+    new_context: Callable[[], RoundContext],
+    commit: Callable[[RoundContext], None],
+    settle: Callable[[], None],
+    chunk_size: int,
+) -> None:
+    """Apply an identity batch file (``members``, ``mappings``, ``deleted``), chunk by chunk.
+
+    ``deleted`` entries may be wrapped (``{"identity": {...}}``) or bare identities (the Java
+    client). A malformed file applies nothing; a bad entry is REJECTED and the rest apply.
+    """
+    batch.state = BatchState.PROCESSING
+    failures: list[str] = []
+    for file_index in range(batch.file_index, len(batch.file_ids)):
+        file_id = batch.file_ids[file_index]
+        start = batch.entry_index if file_index == batch.file_index else 0
+        context = new_context()
+        try:
+            blobs = context.blobs
+            if blobs is None or blobs.size(op.org_id, file_id) is None:
+                raise FileContainerNotFoundError("nothing was uploaded to the file container")
+            with blobs.open(op.org_id, file_id) as stream:
+                found = scan(stream, batch.kind.sections)
+                if start == 0:
+                    batch.total += found.total
+                stream_entries = entries(stream, found, start=start)
+                while chunk := list(islice(stream_entries, chunk_size)):
+                    for entry in chunk:
+                        result = _apply_entry(op, batch, provider, context, entry)
+                        batch.counts[result.value] = batch.counts.get(result.value, 0) + 1
+                    batch.entry_index = chunk[-1].ordinal + 1
+                    batch.processed += len(chunk)
+                    context.commit.batches[batch.id] = dataclasses.replace(
+                        batch, counts=dict(batch.counts)
+                    )
+                    commit(context)
+                    context = new_context()
+        except (MalformedBatchFileError, FileContainerNotFoundError) as exc:
+            failures.append(f"file {file_id}: {exc.message}")
+            context = new_context()
+            context.log(op, "", LogResult.ERROR, failures[-1], OperationKind.BATCH_FILE.value)
+            commit(context)
+        batch.file_index, batch.entry_index = file_index + 1, 0
+    settle()
+    context = new_context()
+    batch.state = BatchState.FAILED if failures else BatchState.COMPLETED
+    batch.error = "; ".join(failures)
+    batch.finished_at = time.time()
+    summary = f"identity batch of {batch.processed} entries applied"
+    context.log(
+        dataclasses.replace(op, request_id=batch.id),
+        "",
+        LogResult.ERROR if failures else LogResult.COMPLETED,
+        summary + (f"; {batch.error}" if failures else ""),
+        OperationKind.BATCH_FILE.value,
+    )
+    context.commit.batches[batch.id] = batch
+    for file_id in batch.file_ids:
+        context.release_file(op.org_id, file_id)
+    context.commit.done.append(op.seq)
+    commit(context)
+
+
+def _apply_entry(
+    op: QueuedOperation, batch: Batch, provider: SecurityProvider, context: RoundContext, entry: Any
+) -> LogResult:
+    try:
+        entry_op = _entry_operation(op, batch, provider, entry.section, entry.value)
+    except (InvalidRequestError, InvalidItemError) as exc:
+        reason = f"{entry.section}[{entry.index}]: {exc.message}"
+        context.log(dataclasses.replace(op, request_id=batch.id), "", LogResult.REJECTED, reason)
+        return LogResult.REJECTED
+    before = len(context.commit.logs)
+    apply_identity_operation(entry_op, context, provider)
+    logged = context.commit.logs[before:]
+    return logged[-1].result if logged else LogResult.COMPLETED

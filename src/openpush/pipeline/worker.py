@@ -20,9 +20,11 @@ from typing import Any
 
 from openpush.blobs.base import BlobStore
 from openpush.domain.operations import LogResult, OperationKind, QueuedOperation
+from openpush.domain.transfers import BatchKind
 from openpush.index.base import IndexWriter, SearchIndex
 from openpush.pipeline.apply import RoundContext, apply_operation
 from openpush.pipeline.batches import run_batch
+from openpush.pipeline.identities import run_identity_batch
 from openpush.pipeline.retry import RetryPolicy
 from openpush.settings import Settings
 from openpush.storage.base import StateStore
@@ -182,6 +184,22 @@ class Worker:
     def _run_batch(self, operation: QueuedOperation) -> None:
         batch_id = operation.payload.get("batch_id", "")
         batch = self._store.transfers.get_batch(operation.org_id, operation.source_id, batch_id)
+        if batch is not None and batch.kind is BatchKind.IDENTITIES:
+            provider = self._store.identities.get_provider(operation.org_id, operation.source_id)
+            if provider is not None and not self._retry.exhausted(operation):
+                try:
+                    run_identity_batch(
+                        operation,
+                        batch,
+                        provider,
+                        new_context=self._context,
+                        commit=self._commit_async,
+                        settle=self._settle,
+                        chunk_size=self._settings.batch_chunk_size,
+                    )
+                finally:
+                    self._settle()
+                return
         source = self._store.catalog.get_source(operation.org_id, operation.source_id)
         if batch is None or source is None or self._retry.exhausted(operation):
             context = self._context()

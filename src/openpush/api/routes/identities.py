@@ -8,6 +8,7 @@ permissions`` (add or update, disable with a JSON body, disable older than) and 
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -16,7 +17,8 @@ from fastapi import APIRouter, Request, Response
 from openpush.api.auth import Caller, caller_for_org, runtime_of
 from openpush.api.body import read_json_body, read_json_object
 from openpush.api.responses import JsonResponse
-from openpush.api.routes.documents import parse_queue_delay, receipt
+from openpush.api.routes.batches import batch_model, batch_receipt
+from openpush.api.routes.documents import parse_queue_delay, receipt, require_upload
 from openpush.api.wire import parse_ordering
 from openpush.domain.identities import (
     EMAIL_PROVIDER_ID,
@@ -27,7 +29,9 @@ from openpush.domain.identities import (
 )
 from openpush.domain.operations import OperationKind
 from openpush.domain.organizations import Privilege
+from openpush.domain.transfers import Batch, BatchKind
 from openpush.errors import (
+    BatchNotFoundError,
     ConflictError,
     InvalidJsonError,
     InvalidParameterError,
@@ -312,3 +316,55 @@ async def disable_older_than(
         orderingId,
         parse_queue_delay(queueDelay),
     )
+
+
+@router.put(_PUSH + "/permissions/batch", status_code=202, summary="Identities in batch")
+async def identity_batch(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    fileId: str | None = None,
+    orderingId: str | None = None,
+) -> JsonResponse:
+    runtime, provider = _push_target(request, organizationId, providerId)
+    if not fileId:
+        raise MissingParameterError("the parameter 'fileId' is required")
+    require_upload(runtime, provider.org_id, fileId)
+    ordering_id = parse_ordering(orderingId) if orderingId else runtime.clock.next()
+    batch_id = str(uuid.uuid4())
+    batch = Batch(
+        id=batch_id,
+        org_id=provider.org_id,
+        source_id=provider.id,
+        kind=BatchKind.IDENTITIES,
+        file_ids=[fileId],
+        ordering_id=ordering_id,
+    )
+    operation = NewOperation(
+        org_id=provider.org_id,
+        source_id=provider.id,
+        kind=OperationKind.BATCH_FILE,
+        document_id=None,
+        ordering_id=ordering_id,
+        payload={"batch_id": batch_id},
+        request_id=batch_id,
+    )
+    await runtime.store.transfers.asubmit(
+        operation, hold_files=[fileId], batch=batch, now=time.time()
+    )
+    runtime.notify()
+    return batch_receipt(batch, 202)
+
+
+@router.get(_PUSH + "/permissions/batches/{batchId}", summary="An identity batch's progress")
+async def identity_batch_status(
+    request: Request, organizationId: str, providerId: str, batchId: str
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_VIEW)
+    provider = _provider(runtime, caller, providerId)
+    batch = runtime.store.transfers.get_batch(caller.org_id, provider.id, batchId)
+    if batch is None:
+        raise BatchNotFoundError(f"batch {batchId!r} does not exist for provider {providerId!r}")
+    return JsonResponse(batch_model(batch))
