@@ -229,8 +229,6 @@ async def test_provider_crud_and_errors(api: Api) -> None:
 
 async def test_identities_in_batch_through_a_file_container(api: Api) -> None:
     source = await provider_and_source(api)
-    for n, (model, _) in EXAMPLES.items():
-        await api.push(source, f"https://x.test/{n}", {"data": f"row {n}", "permissions": model})
     body = {
         "Members": [
             {"identity": ident("Eng", "GROUP"), "members": [ident("alice"), ident("bob")]},
@@ -259,9 +257,40 @@ async def test_identities_in_batch_through_a_file_container(api: Api) -> None:
     )
     assert status.json()["state"] == "COMPLETED"
     assert status.json()["counts"] == {"COMPLETED": 8, "REJECTED": 1}
+    for n, (model, _) in EXAMPLES.items():
+        await api.push(source, f"https://x.test/{n}", {"data": f"row {n}", "permissions": model})
+    api.drain()
     for user in USERS:
         expected = {n for n, (_, who) in EXAMPLES.items() if user in who}
         assert await visible(api, user) == expected, user
     email = await visible(api, "alice@corp.com", "Email Security Provider")
     assert email == {1, 2, 3, 4, 5, 6, 9}
     assert await visible(api, "erin") == {4, 6}  # disabled: like anonymous
+
+
+async def test_unknown_identities_are_flagged_and_an_unknown_denied_one_hides_the_item(
+    api: Api,
+) -> None:
+    source = await provider_and_source(api)
+    await put(api, "permissions", {"identity": ident("alice")})
+    api.drain()
+    allow_ghost = {"data": "a", "permissions": [pset((usr("alice"), usr("ghost")))]}
+    deny_ghost = {"data": "b", "permissions": [pset((usr("alice"),), (usr("ghost"),))]}
+    await api.push(source, "https://u.test/allow", allow_ghost)
+    await api.push(source, "https://u.test/deny", deny_ghost)
+    api.drain()
+    allow = await api.status(source, "https://u.test/allow")
+    assert allow["lastResult"] == "WARNING"
+    assert f"{P}/ghost" in allow["lastReason"] and "match nobody" in allow["lastReason"]
+    deny = await api.status(source, "https://u.test/deny")
+    assert deny["lastResult"] == "WARNING" and "hidden" in deny["lastReason"]
+    token = await api.token("alice", provider=P)
+    result = await api.search(token, numberOfResults=10)
+    assert {r["uri"] for r in result["results"]} == {"https://u.test/allow"}
+    # once the identity is known and the item pushed again, the item is shown
+    await put(api, "permissions", {"identity": ident("ghost")})
+    api.drain()
+    await api.push(source, "https://u.test/deny", deny_ghost)
+    api.drain()
+    result = await api.search(token, numberOfResults=10)
+    assert {r["uri"] for r in result["results"]} == {"https://u.test/allow", "https://u.test/deny"}

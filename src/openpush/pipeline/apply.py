@@ -29,10 +29,11 @@ from openpush.domain.operations import (
     QueuedOperation,
 )
 from openpush.domain.partial import PartialUpdate, apply_partial_update
-from openpush.domain.sources import Source, SourceType
+from openpush.domain.sources import Source, SourceType, SourceVisibility
 from openpush.errors import InvalidItemError
 from openpush.index.base import IndexDocument, IndexWriter
 from openpush.pipeline.stages import prepare_item
+from openpush.security.evaluate import IdentityKey, permission_key
 from openpush.settings import Settings
 from openpush.storage.base import ItemRecord, PipelineCommit, StateStore
 
@@ -67,12 +68,34 @@ class RoundContext:
     _fields: dict[str, dict[str, FieldDefinition]] = field(default_factory=dict)
     _cache: dict[Key, ItemRecord | None] = field(default_factory=dict)
     _case_sensitive: dict[str, frozenset[str]] = field(default_factory=dict)
+    _identity_providers: dict[str, frozenset[str]] = field(default_factory=dict)
+    _known: dict[str, dict[IdentityKey, bool]] = field(default_factory=dict)
 
     def source(self, org_id: str, source_id: str) -> Source | None:
         key = (org_id, source_id)
         if key not in self._sources:
             self._sources[key] = self.store.catalog.get_source(org_id, source_id)
         return self._sources[key]
+
+    def identity_providers(self, org_id: str) -> frozenset[str]:
+        """Casefolded ids of the providers that hold pushed identities (all but Email)."""
+        if org_id not in self._identity_providers:
+            providers = self.store.identities.list_providers(org_id)
+            self._identity_providers[org_id] = frozenset(
+                p.key for p in providers if p.type != "EMAIL"
+            )
+        return self._identity_providers[org_id]
+
+    def known_identities(self, org_id: str, keys: list[IdentityKey]) -> set[IdentityKey]:
+        """Which of ``keys`` the organization's providers know (read once per round)."""
+        cache = self._known.setdefault(org_id, {})
+        missing = [k for k in keys if k not in cache]
+        if missing:
+            found = self.store.identities.get_identities(org_id, missing)
+            for k in missing:
+                cache[k] = k in found
+        pending = {c.record.key for c in self.commit.identities if c.record.org_id == org_id}
+        return {k for k in keys if cache[k] or k in pending}
 
     def case_sensitive(self, org_id: str) -> frozenset[str]:
         """Casefolded ids of the organization's case-sensitive providers."""
@@ -271,6 +294,19 @@ def add_item(
         context.log(op, item.document_id, LogResult.REJECTED, exc.message)
         context.note_outcome(key, LogResult.REJECTED, exc.message)
         return LogResult.REJECTED
+    unknown_allowed, unknown_denied = _unknown_identities(context, op.org_id, source, item)
+    if unknown_allowed:
+        prepared.warnings.append(
+            "identities unknown to their provider match nobody until they are pushed: "
+            + ", ".join(unknown_allowed)
+        )
+    if unknown_denied and source.visibility is SourceVisibility.SECURED:
+        # Fail closed: an unresolvable denied identity could hide the item from anyone.
+        prepared.document.acl = frozenset()
+        prepared.warnings.append(
+            "the item is hidden until these denied identities are known to their provider"
+            " (push them, then push the item again): " + ", ".join(unknown_denied)
+        )
     # An item the state store has never seen cannot be in the index, unless an earlier
     # attempt of this very operation wrote it before a crash: then it is not a first attempt.
     new = op.attempts <= 1 and context.item(key) is None
@@ -283,6 +319,39 @@ def add_item(
     context.set_item(key, op.ordering_id, ItemState.INDEXED, prepared.record, result, reason)
     context.log(op, item.document_id, result, reason)
     return result
+
+
+def _unknown_identities(
+    context: RoundContext, org_id: str, source: Source, item: ItemDocument
+) -> tuple[list[str], list[str]]:
+    """Permission identities of providers holding pushed identities that they do not know."""
+    model = item.permissions
+    known = context.identity_providers(org_id)
+    if model is None or not known:
+        return [], []
+    sensitive = context.case_sensitive(org_id)
+    wanted: dict[IdentityKey, tuple[str, bool]] = {}
+    for level in model.levels:
+        for pset in level.sets:
+            for denied, identities in ((False, pset.allowed), (True, pset.denied)):
+                for identity in identities:
+                    key = permission_key(
+                        identity,
+                        default_provider=source.default_provider,
+                        case_sensitive_providers=sensitive,
+                    )
+                    if key.provider in known:
+                        label = f"{identity.provider or source.default_provider}/{identity.name}"
+                        previous = wanted.get(key)
+                        wanted[key] = (label, denied or bool(previous and previous[1]))
+    if not wanted:
+        return [], []
+    found = context.known_identities(org_id, list(wanted))
+    allowed = sorted(
+        label for key, (label, denied) in wanted.items() if key not in found and not denied
+    )
+    denied = sorted(label for key, (label, denied) in wanted.items() if key not in found and denied)
+    return allowed, denied
 
 
 def _current_item(context: RoundContext, key: Key) -> ItemDocument | None:

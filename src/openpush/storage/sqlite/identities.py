@@ -160,6 +160,22 @@ class SqliteIdentityGraph:
                 )
         return out
 
+    def children(
+        self, keys: Collection[IdentityKey]
+    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+        """Direct children of each key (the inverse of ``parents``): members and grantees."""
+        rows = self.select(
+            keys,
+            "SELECT parent_provider, parent_name, child_provider, child_name FROM identity_edges"
+            " WHERE org_id = ? AND (parent_provider, parent_name) IN (VALUES {marks})"
+            " AND kind IN ('member', 'granted')",
+        )
+        out: dict[IdentityKey, set[IdentityKey]] = {}
+        for r in rows:
+            parent = IdentityKey(r["parent_provider"], r["parent_name"])
+            out.setdefault(parent, set()).add(IdentityKey(r["child_provider"], r["child_name"]))
+        return out
+
 
 class SqliteIdentities:
     def __init__(self, db: SqliteDatabase) -> None:
