@@ -11,6 +11,7 @@ from openpush import __version__
 from openpush.api.errors import install_error_handlers
 from openpush.api.responses import JsonResponse
 from openpush.api.routes import (
+    access,
     batches,
     documents,
     fields,
@@ -18,6 +19,7 @@ from openpush.api.routes import (
     identities,
     logs,
     search,
+    securitycache,
     sources,
     streams,
 )
@@ -48,7 +50,18 @@ def create_app(runtime: Runtime, *, close_runtime: bool = False) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (documents, batches, files, sources, fields, identities, logs, search):
+    for module in (
+        documents,
+        batches,
+        files,
+        sources,
+        fields,
+        identities,
+        logs,
+        search,
+        access,
+        securitycache,
+    ):
         app.include_router(module.router)
     for prefix in streams.PREFIXES:
         app.include_router(streams.router, prefix=prefix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from openpush import __version__
-from openpush.cli.commands import push, serve
+from openpush.cli.commands import explain, push, serve
 
 __all__ = ["cli", "main"]
 
@@ -19,6 +19,7 @@ def cli() -> None:
 cli.add_command(serve.serve)
 cli.add_command(serve.worker)
 cli.add_command(push.push)
+cli.add_command(explain.explain)
 
 
 def main() -> None:

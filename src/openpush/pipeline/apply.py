@@ -294,7 +294,7 @@ def add_item(
         context.log(op, item.document_id, LogResult.REJECTED, exc.message)
         context.note_outcome(key, LogResult.REJECTED, exc.message)
         return LogResult.REJECTED
-    unknown_allowed, unknown_denied = _unknown_identities(context, op.org_id, source, item)
+    unknown_allowed, unknown_denied, waiting = _unknown_identities(context, op.org_id, source, item)
     if unknown_allowed:
         prepared.warnings.append(
             "identities unknown to their provider match nobody until they are pushed: "
@@ -303,9 +303,12 @@ def add_item(
     if unknown_denied and source.visibility is SourceVisibility.SECURED:
         # Fail closed: an unresolvable denied identity could hide the item from anyone.
         prepared.document.acl = frozenset()
+        context.commit.waiting.extend(
+            (op.org_id, k, op.source_id, item.document_id) for k in waiting
+        )
         prepared.warnings.append(
             "the item is hidden until these denied identities are known to their provider"
-            " (push them, then push the item again): " + ", ".join(unknown_denied)
+            " (it is applied again when they are pushed): " + ", ".join(unknown_denied)
         )
     # An item the state store has never seen cannot be in the index, unless an earlier
     # attempt of this very operation wrote it before a crash: then it is not a first attempt.
@@ -323,12 +326,16 @@ def add_item(
 
 def _unknown_identities(
     context: RoundContext, org_id: str, source: Source, item: ItemDocument
-) -> tuple[list[str], list[str]]:
-    """Permission identities of providers holding pushed identities that they do not know."""
+) -> tuple[list[str], list[str], list[IdentityKey]]:
+    """Permission identities of providers holding pushed identities that they do not know.
+
+    Returns the labels of unknown allowed and unknown denied identities, and the keys of the
+    unknown denied ones (the item waits for them).
+    """
     model = item.permissions
     known = context.identity_providers(org_id)
     if model is None or not known:
-        return [], []
+        return [], [], []
     sensitive = context.case_sensitive(org_id)
     wanted: dict[IdentityKey, tuple[str, bool]] = {}
     for level in model.levels:
@@ -345,13 +352,13 @@ def _unknown_identities(
                         previous = wanted.get(key)
                         wanted[key] = (label, denied or bool(previous and previous[1]))
     if not wanted:
-        return [], []
+        return [], [], []
     found = context.known_identities(org_id, list(wanted))
     allowed = sorted(
         label for key, (label, denied) in wanted.items() if key not in found and not denied
     )
-    denied = sorted(label for key, (label, denied) in wanted.items() if key not in found and denied)
-    return allowed, denied
+    missing = [key for key, (_, denied) in wanted.items() if key not in found and denied]
+    return allowed, sorted(wanted[key][0] for key in missing), missing
 
 
 def _current_item(context: RoundContext, key: Key) -> ItemDocument | None:

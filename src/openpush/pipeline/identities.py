@@ -23,13 +23,13 @@ from openpush.domain.identities import (
     parse_disable,
     parse_identity_update,
 )
-from openpush.domain.operations import LogResult, OperationKind, QueuedOperation
+from openpush.domain.operations import ItemState, LogResult, OperationKind, QueuedOperation
 from openpush.domain.transfers import Batch, BatchState
 from openpush.errors import FileContainerNotFoundError, InvalidItemError, InvalidRequestError
 from openpush.pipeline.apply import RoundContext
 from openpush.pipeline.batchfile import MalformedBatchFileError, entries, scan
 from openpush.security.evaluate import IdentityKey
-from openpush.storage.base import IdentityChange, IdentityRecord
+from openpush.storage.base import IdentityChange, IdentityRecord, NewOperation
 
 __all__ = ["apply_identity_operation", "run_identity_batch"]
 
@@ -95,6 +95,31 @@ def _change(
     )
     context.commit.identities.append(IdentityChange(record, edges))
     context.log(op, identity.name, LogResult.COMPLETED, reason)
+    if current is None:
+        _release(op, context, key)
+
+
+def _release(op: QueuedOperation, context: RoundContext, key: IdentityKey) -> None:
+    """Apply again the items that were hidden until ``key`` became known (same orderingId)."""
+    waiting = context.store.identities.waiting_items(op.org_id, key)
+    if not waiting:
+        return
+    context.commit.released.append((op.org_id, key))
+    for source_id, document_id in waiting:
+        record = context.item((op.org_id, source_id, document_id))
+        if record is None or record.state is not ItemState.INDEXED or not record.record:
+            continue
+        context.commit.enqueue.append(
+            NewOperation(
+                org_id=op.org_id,
+                source_id=source_id,
+                kind=OperationKind.ADD,
+                document_id=document_id,
+                ordering_id=record.ordering_id,
+                payload={"item": record.record["item"]},
+                request_id=op.request_id,
+            )
+        )
 
 
 def _create_missing(
@@ -113,6 +138,7 @@ def _create_missing(
             continue
         record = IdentityRecord(op.org_id, key, ref, True, 0, time.time())
         context.commit.identities.append(IdentityChange(record, {}))
+        _release(op, context, key)
 
 
 def apply_identity_operation(

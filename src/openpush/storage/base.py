@@ -97,6 +97,10 @@ class PipelineCommit:
     batches: dict[str, Batch] = field(default_factory=dict)
     dropped_containers: set[tuple[str, str]] = field(default_factory=set)
     identities: list[IdentityChange] = field(default_factory=list)
+    # (org, identity, source, documentId): an item waiting for an unknown denied identity
+    waiting: list[tuple[str, IdentityKey, str, str]] = field(default_factory=list)
+    released: list[tuple[str, IdentityKey]] = field(default_factory=list)
+    enqueue: list[NewOperation] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -223,6 +227,10 @@ class IdentityStore(Protocol):
         self, org_id: str, provider_id: str, ordering_id: int
     ) -> list[IdentityRecord]: ...
     def graph(self, org_id: str) -> Any: ...
+    def waiting_items(self, org_id: str, key: IdentityKey) -> list[tuple[str, str]]:
+        """(source, documentId) of items hidden until ``key`` is known to its provider."""
+        ...
+
     def version(self, org_id: str) -> int:
         """Changes whenever the organization's identities change (expansion caches key on it)."""
         ...

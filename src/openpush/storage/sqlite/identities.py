@@ -286,6 +286,16 @@ class SqliteIdentities:
     def graph(self, org_id: str) -> SqliteIdentityGraph:
         return SqliteIdentityGraph(self._db, org_id)
 
+    def waiting_items(self, org_id: str, key: IdentityKey) -> list[tuple[str, str]]:
+        rows = self._db.read(
+            lambda c: c.execute(
+                "SELECT source_id, document_id FROM waiting_items WHERE org_id = ?"
+                " AND provider = ? AND name_key = ?",
+                (org_id, key.provider, key.name),
+            ).fetchall()
+        )
+        return [(r["source_id"], r["document_id"]) for r in rows]
+
     def version(self, org_id: str) -> int:
         row = self._db.read(
             lambda c: c.execute(

@@ -202,6 +202,17 @@ class SqliteQueue:
                 save_batch(conn, batch)
             write_identity_changes(conn, commit.identities)
             conn.executemany(
+                "INSERT OR IGNORE INTO waiting_items (org_id, provider, name_key, source_id,"
+                " document_id) VALUES (?,?,?,?,?)",
+                [(o, k.provider, k.name, s, d) for o, k, s, d in commit.waiting],
+            )
+            conn.executemany(
+                "DELETE FROM waiting_items WHERE org_id = ? AND provider = ? AND name_key = ?",
+                [(o, k.provider, k.name) for o, k in commit.released],
+            )
+            if commit.enqueue:
+                self.insert(conn, self.rows(commit.enqueue))
+            conn.executemany(
                 "DELETE FROM containers WHERE org_id = ? AND file_id = ?",
                 sorted(commit.dropped_containers),
             )

@@ -199,3 +199,14 @@ CREATE TABLE IF NOT EXISTS identity_versions (
     org_id  TEXT PRIMARY KEY,
     version INTEGER NOT NULL
 );
+
+-- Items hidden because a denied identity was unknown to its provider, by that identity: when
+-- the identity becomes known they are applied again.
+CREATE TABLE IF NOT EXISTS waiting_items (
+    org_id      TEXT NOT NULL,
+    provider    TEXT NOT NULL,
+    name_key    TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (org_id, provider, name_key, source_id, document_id)
+) WITHOUT ROWID;

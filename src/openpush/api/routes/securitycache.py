@@ -1,0 +1,250 @@
+"""Security identity cache, read side (push-api.md §7.8): what the identity graph holds.
+
+Base ``/rest/organizations/{org}/securitycache``; every call needs ``PLATFORM/SECURITY_PROVIDER/
+VIEW`` (on the provider for the entity calls). openpush applies identity pushes to its graph in
+the pipeline round that takes them, so there is no separate cache to refresh: these calls read
+the graph searches expand through.
+
+- ``GET /entities/{providerId}?page=&perPage=`` (or ``pageSize``): the provider's identities,
+  each with its state (``UP_TO_DATE`` or ``DISABLED``), ``orderingID`` and ``lastUpdateDate``.
+- ``POST /entities/{providerId}/members/parents`` and ``…/children`` with the identity
+  ``{name, provider?, type?, infos?}`` (provider defaults to ``providerId``) and
+  ``?recursive=false&page=&pageSize=``: the identities it is a child of (groups listing it as a
+  member, identities granted to it) or its children (the members of a group, the identities
+  it is granted to). ``recursive=true`` walks transitively, cycle-safe. Relationships are
+  listed as stored, disabled identities included (their ``state`` says so), so this view can
+  differ from what a search expands to; ``…/documents/access`` explains the latter.
+  An identity the graph knows nothing about (no record, no relationship) is 404
+  ``SECURITY_IDENTITY_NOT_FOUND``.
+- ``GET /status``: ``IDLE``, with entity counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from openpush.api.auth import Caller, caller_for_org, runtime_of
+from openpush.api.body import read_json_object
+from openpush.api.responses import JsonResponse
+from openpush.api.routes.identities import ProviderNotFoundError
+from openpush.api.wire import page_model, parse_bool
+from openpush.domain.identities import SecurityProvider
+from openpush.domain.organizations import Privilege
+from openpush.domain.permissions import IdentityType, parse_identity_type
+from openpush.errors import InvalidItemError, InvalidJsonError, ResourceNotFoundError
+from openpush.runtime import Runtime
+from openpush.security.evaluate import IdentityKey, identity_key
+from openpush.storage.base import IdentityRecord
+
+__all__ = ["IdentityNotFoundError", "router"]
+
+router = APIRouter(
+    prefix="/rest/organizations/{organizationId}/securitycache", tags=["Security cache"]
+)
+
+_BODY_LIMIT = 1024 * 1024
+_MAX_PAGE = 1000
+# The Platform API spells identity types this way (platform-client PermissionIdentityType).
+_WIRE_TYPES = {
+    IdentityType.USER: "User",
+    IdentityType.GROUP: "Group",
+    IdentityType.VIRTUAL_GROUP: "VirtualGroup",
+    IdentityType.UNKNOWN: "Unknown",
+}
+
+Related = Callable[[Collection[IdentityKey]], Mapping[IdentityKey, Collection[IdentityKey]]]
+
+
+class IdentityNotFoundError(ResourceNotFoundError):
+    error_code = "SECURITY_IDENTITY_NOT_FOUND"
+
+
+def _view(request: Request, organizationId: str, provider_id: str = "*") -> tuple[Runtime, Caller]:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(Privilege("PLATFORM", "SECURITY_PROVIDER", "VIEW", provider_id))
+    return runtime, caller
+
+
+def _provider(runtime: Runtime, org_id: str, provider_id: str) -> SecurityProvider:
+    provider = runtime.store.identities.get_provider(org_id, provider_id)
+    if provider is None:
+        raise ProviderNotFoundError(f"security provider {provider_id!r} does not exist")
+    return provider
+
+
+def _paging(page: int, per_page: int | None, page_size: int | None) -> tuple[int, int]:
+    size = per_page if per_page is not None else page_size if page_size is not None else 100
+    return max(page, 0), min(max(size, 1), _MAX_PAGE)
+
+
+def _entity(
+    key: IdentityKey, record: IdentityRecord | None, provider_ids: Mapping[str, str]
+) -> dict[str, Any]:
+    """An identity as the security cache shows it; one known only by a relationship is UNKNOWN."""
+    if record is None:
+        return {
+            "name": key.name,
+            "provider": provider_ids.get(key.provider, key.provider),
+            "type": _WIRE_TYPES[IdentityType.UNKNOWN],
+            "state": "UNKNOWN",
+            "orderingID": None,
+            "lastUpdateDate": None,
+            "infos": [],
+        }
+    return {
+        "name": record.ref.name,
+        "provider": provider_ids.get(record.key.provider, record.ref.provider),
+        "type": _WIRE_TYPES[record.ref.type],
+        "state": "UP_TO_DATE" if record.enabled else "DISABLED",
+        "orderingID": record.ordering_id,
+        "lastUpdateDate": int(record.updated_at * 1000),
+        "infos": [{"key": k, "value": v} for k, v in record.ref.additional_info],
+    }
+
+
+def _provider_ids(runtime: Runtime, org_id: str) -> dict[str, str]:
+    return {p.key: p.id for p in runtime.store.identities.list_providers(org_id)}
+
+
+@router.get("/entities/{providerId}", summary="List a provider's identities")
+async def list_entities(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    page: int = 0,
+    perPage: int | None = None,
+    pageSize: int | None = None,
+) -> JsonResponse:
+    runtime, caller = _view(request, organizationId, providerId)
+    provider = _provider(runtime, caller.org_id, providerId)
+    number, size = _paging(page, perPage, pageSize)
+    records, total = runtime.store.identities.list_identities(
+        caller.org_id, provider.id, number, size
+    )
+    ids = _provider_ids(runtime, caller.org_id)
+    items = [_entity(record.key, record, ids) for record in records]
+    return JsonResponse(page_model(items, number, size, total))
+
+
+def _body_identity(
+    body: dict[str, Any], provider: SecurityProvider, runtime: Runtime
+) -> IdentityKey:
+    """The key of ``{name, provider?, type?, infos?}`` (keys case-insensitive)."""
+    fields = {str(k).casefold(): v for k, v in body.items()}
+    name = fields.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidJsonError("the body needs the identity's 'name'")
+    named = fields.get("provider") or provider.id
+    if not isinstance(named, str):
+        raise InvalidJsonError("'provider' must be a string")
+    try:
+        parse_identity_type(fields.get("type"), path="type")  # validated, not part of the key
+    except InvalidItemError as exc:
+        raise InvalidJsonError(exc.message) from None
+    target = _provider(runtime, provider.org_id, named)
+    return identity_key(target.id, name, case_sensitive=target.case_sensitive)
+
+
+def _related(start: IdentityKey, step: Related, recursive: bool) -> list[IdentityKey]:
+    """The keys ``step`` relates ``start`` to, transitively if ``recursive`` (cycle-safe)."""
+    seen = {start}
+    found: list[IdentityKey] = []
+    frontier = [start]
+    while frontier:
+        related = step(frontier)
+        fresh = sorted({k for key in frontier for k in related.get(key, ())} - seen)
+        seen.update(fresh)
+        found.extend(fresh)
+        frontier = fresh if recursive else []
+    return found
+
+
+async def _members(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    direction: str,
+    recursive: str | None,
+    page: int,
+    per_page: int | None,
+    page_size: int | None,
+) -> JsonResponse:
+    runtime, caller = _view(request, organizationId, providerId)
+    provider = _provider(runtime, caller.org_id, providerId)
+    body = await read_json_object(request, _BODY_LIMIT)
+    key = _body_identity(body, provider, runtime)
+    deep = parse_bool("recursive", recursive, default=False)
+    number, size = _paging(page, per_page, page_size)
+    identities = runtime.store.identities
+    graph = identities.graph(caller.org_id)
+    known = identities.get_identities(caller.org_id, [key])
+    if key not in known and not graph.parents([key]) and not graph.children([key]):
+        raise IdentityNotFoundError(
+            f"the security cache holds no identity {key.name!r} in provider {key.provider!r}"
+        )
+    step: Related = graph.parents if direction == "parents" else graph.children
+    related = _related(key, step, deep)
+    chunk = related[number * size : (number + 1) * size]
+    records = identities.get_identities(caller.org_id, chunk)
+    ids = _provider_ids(runtime, caller.org_id)
+    items = [_entity(k, records.get(k), ids) for k in chunk]
+    return JsonResponse(page_model(items, number, size, len(related)))
+
+
+@router.post(
+    "/entities/{providerId}/members/parents", summary="The identities an identity belongs to"
+)
+async def parents(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    recursive: str | None = None,
+    page: int = 0,
+    perPage: int | None = None,
+    pageSize: int | None = None,
+) -> JsonResponse:
+    return await _members(
+        request, organizationId, providerId, "parents", recursive, page, perPage, pageSize
+    )
+
+
+@router.post("/entities/{providerId}/members/children", summary="The members of an identity")
+async def children(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    recursive: str | None = None,
+    page: int = 0,
+    perPage: int | None = None,
+    pageSize: int | None = None,
+) -> JsonResponse:
+    return await _members(
+        request, organizationId, providerId, "children", recursive, page, perPage, pageSize
+    )
+
+
+@router.get("/status", summary="The security cache's status")
+async def status(request: Request, organizationId: str) -> JsonResponse:
+    runtime, caller = _view(request, organizationId)
+    identities = runtime.store.identities
+    providers = identities.list_providers(caller.org_id)
+    total = sum(identities.list_identities(caller.org_id, p.id, 0, 1)[1] for p in providers)
+    return JsonResponse(
+        {
+            "status": "IDLE",
+            "currentStatus": {
+                "type": "IDLE",
+                "totalNumberOfEntities": total,
+                "numberOfEntitiesInError": 0,
+            },
+            "statistics": {
+                "numberOfProviders": len(providers),
+                "totalNumberOfEntities": total,
+                "numberOfEntitiesInError": 0,
+            },
+        }
+    )
