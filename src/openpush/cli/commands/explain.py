@@ -79,11 +79,17 @@ def _path(entry: dict[str, Any]) -> str:
     """``alice -member-of-> Eng -member-of-> Mgmt``; a start identity is ``(you)``."""
     via = entry.get("via") or []
     if not via:
-        return "(held directly)"
+        everybody = entry.get("name") == "*@*" and entry.get("provider") == EMAIL_PROVIDER
+        return "(everybody)" if everybody else "(held directly)"
     parts = [str(via[0]["from"]["name"])]
     for step in via:
         parts.append(f"-{step['kind']}-> {step.get('to', entry)['name']}")
     return " ".join(parts)
+
+
+def _cells(*values: Any) -> list[Text]:
+    """Table cells as plain text: identity names are data, never rich markup."""
+    return [Text(str(value)) for value in values]
 
 
 def print_verdict(console: Console, answer: dict[str, Any]) -> None:
@@ -92,9 +98,10 @@ def print_verdict(console: Console, answer: dict[str, Any]) -> None:
         "VISIBLE" if visible else "NOT VISIBLE", style="bold green" if visible else "bold red"
     )
     console.print(Text.assemble(verdict, f"  {answer['documentId']}"))
-    console.print(f"user:    {_label(answer.get('user'))}")
-    console.print(f"source:  {answer['sourceId']} ({answer['sourceVisibility']})")
-    console.print(f"reason:  {answer['reason']}", markup=False, highlight=False)
+    plain = {"markup": False, "highlight": False}
+    console.print(f"user:    {_label(answer.get('user'))}", **plain)
+    console.print(f"source:  {answer['sourceId']} ({answer['sourceVisibility']})", **plain)
+    console.print(f"reason:  {answer['reason']}", **plain)
     if answer.get("decidingLevel") is not None:
         deciding = f"level {answer['decidingLevel']}"
         if answer.get("decidingSet") is not None:
@@ -113,12 +120,12 @@ def print_verdict(console: Console, answer: dict[str, Any]) -> None:
         table.add_column("held through")
         for entry in matched:
             if entry.get("anonymous"):
-                table.add_row("allowAnonymous", "", "allowed", "everybody")
+                table.add_row("allowAnonymous", "", "allowed", "(everybody)")
                 continue
             key = (str(entry["name"]).casefold(), str(entry["provider"]).casefold())
             through = _path(held[key]) if key in held else ""
             effect = "allowed" if entry.get("allowed") else "denied"
-            table.add_row(str(entry["name"]), str(entry["provider"]), effect, through)
+            table.add_row(*_cells(entry["name"], entry["provider"], effect, through))
         console.print(table)
     identities = answer.get("identities") or []
     table = Table(title=f"Identities the user holds ({len(identities)})", title_justify="left")
@@ -126,7 +133,7 @@ def print_verdict(console: Console, answer: dict[str, Any]) -> None:
     table.add_column("provider")
     table.add_column("held through")
     for entry in identities:
-        table.add_row(str(entry["name"]), str(entry["provider"]), _path(entry))
+        table.add_row(*_cells(entry["name"], entry["provider"], _path(entry)))
     console.print(table)
     if answer.get("depthCapped"):
         console.print("[yellow]The expansion stopped at its depth limit: it may be incomplete.[/]")

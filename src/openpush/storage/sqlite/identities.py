@@ -176,6 +176,22 @@ class SqliteIdentityGraph:
             out.setdefault(parent, set()).add(IdentityKey(r["child_provider"], r["child_name"]))
         return out
 
+    def granted(
+        self, keys: Collection[IdentityKey]
+    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+        """The identities granted directly to each key (its wellKnowns): ``GrantedIdentities``."""
+        rows = self.select(
+            keys,
+            "SELECT child_provider, child_name, parent_provider, parent_name FROM identity_edges"
+            " WHERE org_id = ? AND (child_provider, child_name) IN (VALUES {marks})"
+            " AND kind = 'granted'",
+        )
+        out: dict[IdentityKey, set[IdentityKey]] = {}
+        for r in rows:
+            child = IdentityKey(r["child_provider"], r["child_name"])
+            out.setdefault(child, set()).add(IdentityKey(r["parent_provider"], r["parent_name"]))
+        return out
+
 
 class SqliteIdentities:
     def __init__(self, db: SqliteDatabase) -> None:

@@ -1,0 +1,209 @@
+"""The security cache read API (push-api.md §7.8) over the §6.5 Eng/Mgmt identity graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.asyncio
+
+P = "PushProvider"
+EMAIL = "Email Security Provider"
+
+
+def ident(name: str, kind: str = "USER") -> dict[str, Any]:
+    return {"name": name, "type": kind}
+
+
+async def put(api: Api, path: str, body: dict, method: str = "PUT", **params: Any) -> None:
+    r = await api.http.request(
+        method,
+        f"/push/v1/organizations/{api.org}/providers/{P}/{path}",
+        headers=api.auth(),
+        json=body,
+        params=params,
+    )
+    assert r.status_code == 202, r.text
+
+
+async def graph(api: Api) -> None:
+    """Eng = {alice, bob}; Mgmt = {carol, Eng}; alice is granted Everyone; dave alone."""
+    r = await api.http.post(
+        f"/rest/organizations/{api.org}/securityproviders",
+        headers=api.auth(),
+        json={"id": P, "type": "EXPANDED", "cascadingSecurityProviders": {EMAIL: {"id": EMAIL}}},
+    )
+    assert r.status_code == 201, r.text
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP"),
+                                   "members": [ident("alice"), ident("bob")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP"),
+                                   "members": [ident("carol"), ident("Eng", "GROUP")]})  # fmt: skip
+    await put(api, "permissions", {"identity": {**ident("alice"), "additionalInfo": {"id": "7"}},
+                                   "wellKnowns": [ident("Everyone", "GROUP")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("dave")})
+    api.drain()
+
+
+def cache(api: Api, suffix: str) -> str:
+    return f"/rest/organizations/{api.org}/securitycache{suffix}"
+
+
+async def entities(api: Api, provider: str = P, **params: Any) -> dict[str, Any]:
+    r = await api.http.get(cache(api, f"/entities/{provider}"), headers=api.auth(), params=params)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def related(
+    api: Api, direction: str, name: str, recursive: bool = False, **params: Any
+) -> dict[str, Any]:
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/members/{direction}"),
+        headers=api.auth(),
+        params={"recursive": str(recursive).lower(), **params},
+        json={"name": name, "type": "Unknown"},
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def names(page: dict[str, Any]) -> list[str]:
+    return [item["name"] for item in page["items"]]
+
+
+async def test_entities_list_with_states_and_paging(api: Api) -> None:
+    await graph(api)
+    page = await entities(api)
+    assert names(page) == ["alice", "bob", "carol", "dave", "Eng", "Everyone", "Mgmt"]
+    assert (page["totalEntries"], page["totalPages"]) == (7, 1)
+    by_name = {item["name"]: item for item in page["items"]}
+    alice = by_name["alice"]
+    assert alice["provider"] == P
+    assert alice["type"] == "User"
+    assert alice["state"] == "UP_TO_DATE"
+    assert alice["infos"] == [{"key": "id", "value": "7"}]
+    assert isinstance(alice["orderingID"], int) and alice["orderingID"] > 0
+    assert isinstance(alice["lastUpdateDate"], int) and alice["lastUpdateDate"] > 1e12
+    assert by_name["Eng"]["type"] == "Group"
+    assert by_name["Everyone"]["orderingID"] == 0  # created by the reference, not pushed
+
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP")}, method="DELETE")
+    api.drain()
+    states = {item["name"]: item["state"] for item in (await entities(api))["items"]}
+    assert states["Mgmt"] == "DISABLED"
+    assert {s for n, s in states.items() if n != "Mgmt"} == {"UP_TO_DATE"}
+
+    first = await entities(api, page=0, perPage=3)
+    assert names(first) == ["alice", "bob", "carol"]
+    assert (first["totalEntries"], first["totalPages"]) == (7, 3)
+    last = await entities(api, page=2, pageSize=3)
+    assert names(last) == ["Mgmt"]
+    assert (await entities(api, EMAIL))["items"] == []
+
+
+async def test_parents_direct_and_recursive(api: Api) -> None:
+    await graph(api)
+    assert sorted(names(await related(api, "parents", "alice"))) == ["Eng", "Everyone"]
+    assert sorted(names(await related(api, "parents", "ALICE", True))) == [
+        "Eng",
+        "Everyone",
+        "Mgmt",
+    ]
+    assert names(await related(api, "parents", "carol")) == ["Mgmt"]
+    assert names(await related(api, "parents", "Mgmt", True)) == []
+    assert names(await related(api, "parents", "dave", True)) == []
+    paged = await related(api, "parents", "bob", True, page=1, pageSize=1)
+    assert (names(paged), paged["totalEntries"], paged["totalPages"]) == (["Mgmt"], 2, 2)
+
+
+async def test_children_direct_and_recursive(api: Api) -> None:
+    await graph(api)
+    assert names(await related(api, "children", "Mgmt")) == ["carol", "Eng"]  # by name
+    assert set(names(await related(api, "children", "Mgmt", True))) == {
+        "alice",
+        "bob",
+        "carol",
+        "Eng",
+    }
+    assert names(await related(api, "children", "Everyone")) == ["alice"]  # granted to alice
+    assert names(await related(api, "children", "alice", True)) == []
+    item = (await related(api, "children", "Eng"))["items"][0]
+    assert set(item) >= {"name", "provider", "type", "state", "orderingID", "infos"}
+
+
+async def test_a_disabled_member_is_listed_with_its_state(api: Api) -> None:
+    await graph(api)
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP")}, method="DELETE")
+    api.drain()
+    page = await related(api, "children", "Mgmt")
+    assert {i["name"]: i["state"] for i in page["items"]} == {
+        "carol": "UP_TO_DATE",
+        "Eng": "DISABLED",
+    }
+
+
+async def test_recursive_walks_are_cycle_safe(api: Api) -> None:
+    await graph(api)
+    # Eng now also contains Mgmt, which contains Eng
+    members = [ident("alice"), ident("Mgmt", "GROUP")]
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP"), "members": members})
+    api.drain()
+    assert sorted(names(await related(api, "parents", "alice", True))) == [
+        "Eng",
+        "Everyone",
+        "Mgmt",
+    ]
+    # the start identity is not its own descendant, even through the cycle
+    assert set(names(await related(api, "children", "Eng", True))) == {"alice", "carol", "Mgmt"}
+
+
+async def test_errors_privileges_and_organizations(api: Api) -> None:
+    await graph(api)
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/members/parents"), headers=api.auth(), json={"name": "nobody"}
+    )
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_IDENTITY_NOT_FOUND")
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/members/parents"), headers=api.auth(), json={"type": "User"}
+    )
+    assert r.status_code == 400
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/members/parents"),
+        headers=api.auth(),
+        json={"name": "alice", "type": "Robot"},
+    )
+    assert r.status_code == 400
+    r = await api.http.get(cache(api, "/entities/nope"), headers=api.auth())
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_PROVIDER_DOES_NOT_EXIST")
+    search_only = api.add_key("search", "s")
+    r = await api.http.get(cache(api, f"/entities/{P}"), headers=api.auth(search_only))
+    assert (r.status_code, r.json()["errorCode"]) == (403, "ACCESS_DENIED")
+    r = await api.http.get(cache(api, "/status"), headers=api.auth(search_only))
+    assert r.status_code == 403
+    viewer = api.add_key("identities", "i")
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/members/children"),
+        headers=api.auth(viewer),
+        json={"name": "Eng"},
+    )
+    assert r.status_code == 200, r.text
+    other = api.add_key("admin", "other-admin", org="globex")
+    r = await api.http.get(cache(api, f"/entities/{P}"), headers=api.auth(other))
+    assert (r.status_code, r.json()["errorCode"]) == (404, "ORGANIZATION_NOT_FOUND")
+    r = await api.http.get(
+        f"/rest/organizations/globex/securitycache/entities/{P}", headers=api.auth(other)
+    )
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_PROVIDER_DOES_NOT_EXIST")
+
+
+async def test_status(api: Api) -> None:
+    await graph(api)
+    r = await api.http.get(cache(api, "/status"), headers=api.auth())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "IDLE"
+    assert body["statistics"]["totalNumberOfEntities"] == 7
+    assert body["statistics"]["numberOfProviders"] == 2
