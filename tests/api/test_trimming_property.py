@@ -18,7 +18,10 @@ test's own model of what it pushed; it does not use openpush's evaluator or expa
 - a set denies if a held identity is denied, else allows if public, else allows if a held
   identity is allowed, else is unspecified; a level denies if a set denies, allows if every set
   allows (so a level with no sets allows), is inconclusive if every set is unspecified, and
-  denies otherwise; the first conclusive level decides; none, or no model, means invisible.
+  denies otherwise; the first conclusive level decides; none, or no model, means invisible;
+- an item that *denies* an identity ``P`` does not know (never pushed) is invisible to everyone
+  (fail closed: §6.4's notes, docs/design.md "Unknown identities in item permissions"), while an
+  unknown *allowed* identity just matches nobody.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from openpush.api.app import create_app
@@ -45,10 +49,9 @@ EMAILS = ("ann@corp.test", "ben@corp.test", "cy@corp.test")
 # searched as too: an email nobody is aliased to, one outside the domain, a stranger to P
 EXTRA_EMAILS = ("zed@corp.test", "out@other.test")
 GHOSTS = ("ghost0", "ghost1")  # never pushed: they must match nobody
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 80
 
 Key = tuple[str, str]  # (casefolded provider, casefolded name)
-EVERYONE: Key = (EMAIL.casefold(), "*@*")
 
 
 # --- the generated example -------------------------------------------------------------------
@@ -153,15 +156,17 @@ class Example:
 
 
 @st.composite
-def refs(draw: st.DrawFn, users: tuple[str, ...], groups: tuple[str, ...]) -> Ref:
+def refs(
+    draw: st.DrawFn, users: tuple[str, ...], groups: tuple[str, ...], *, denied: bool = False
+) -> Ref:
     upper = draw(st.integers(0, 4)) == 0
     explicit = draw(st.integers(0, 4)) == 0  # name P explicitly now and then
     provider = P if explicit else None
-    choice = draw(
-        st.sampled_from(
-            ["user"] * 6 + ["group"] * 6 + ["ghost", "everyone", "domain", "email", "other"]
-        )
-    )
+    choices = ["user"] * 6 + ["group"] * 6 + ["everyone", "domain", "email", "other"]
+    # a denied ghost hides the whole item (fail closed): keep it rarer than an allowed one
+    if not denied or draw(st.integers(0, 3)) == 0:
+        choices.append("ghost")
+    choice = draw(st.sampled_from(choices))
     if choice == "user":
         return Ref(draw(st.sampled_from(users)), "User", provider, upper)
     if choice == "group":
@@ -181,7 +186,7 @@ def refs(draw: st.DrawFn, users: tuple[str, ...], groups: tuple[str, ...]) -> Re
 def psets(draw: st.DrawFn, users: tuple[str, ...], groups: tuple[str, ...]) -> PSet:
     anonymous = draw(st.integers(0, 4)) == 0
     allowed = tuple(draw(st.lists(refs(users, groups), max_size=3)))
-    denied = tuple(draw(st.lists(refs(users, groups), max_size=2)))
+    denied = tuple(draw(st.lists(refs(users, groups, denied=True), max_size=2)))
     omit = not anonymous and draw(st.booleans())
     return PSet(anonymous, allowed, denied, omit)
 
@@ -243,35 +248,36 @@ def examples(draw: st.DrawFn) -> Example:
 
 
 def held(example: Example, provider: str | None, name: str | None) -> set[Key]:
-    """Every identity the user holds (see the module docstring); (None, None) is anonymous."""
+    """Every identity the user holds (see the module docstring); (None, None) is anonymous.
+
+    The walk uses the names as the example spells them; the result is casefolded like ``Ref.key``.
+    """
     pushed = set(example.users) | set(example.groups)
 
     def enabled(p_name: str) -> bool:
         return p_name in pushed and p_name not in example.disabled
 
-    out: set[Key] = {EVERYONE}
+    out: set[tuple[str, str]] = {(EMAIL, "*@*")}
     if provider == P and name is not None and enabled(name):
-        out.add((P.casefold(), name))
+        out.add((P, name))
     elif provider == EMAIL and name is not None:
-        out.add((EMAIL.casefold(), name))
+        out.add((EMAIL, name))
     while True:
-        new: set[Key] = set()
+        new: set[tuple[str, str]] = set()
         for prov, who in out:
-            if prov == P.casefold():
-                new |= {(prov, g) for g, ms in example.members.items() if who in ms and enabled(g)}
-                new |= {(prov, g) for g in example.granted.get(who, ()) if enabled(g)}
-                new |= {(EMAIL.casefold(), e) for e in example.aliases.get(who, ())}
+            if prov == P:
+                new |= {(P, g) for g, ms in example.members.items() if who in ms and enabled(g)}
+                new |= {(P, g) for g in example.granted.get(who, ()) if enabled(g)}
+                new |= {(EMAIL, e) for e in example.aliases.get(who, ())}
             else:
                 new |= {
-                    (P.casefold(), u)
-                    for u, emails in example.aliases.items()
-                    if who in emails and enabled(u)
+                    (P, u) for u, emails in example.aliases.items() if who in emails and enabled(u)
                 }
                 local, at, domain = who.partition("@")
                 if at and local and domain and local != "*" and "@" not in domain:
-                    new.add((prov, f"*@{domain}"))
+                    new.add((EMAIL, f"*@{domain}"))
         if new <= out:
-            return out
+            return {(prov.casefold(), who.casefold()) for prov, who in out}
         out |= new
 
 
@@ -296,12 +302,81 @@ def level_state(user: set[Key], level: tuple[PSet, ...]) -> str:
     return "denied"
 
 
-def visible(user: set[Key], item: Item) -> bool:
+def fails_closed(example: Example, item: Item) -> bool:
+    """docs/design.md: a *denied* identity its (EXPANDED) provider does not know hides the item.
+
+    §6.4's notes: an unresolvable denied identity puts the model IN_ERROR and a compatible
+    implementation must never show the item. Known = pushed (a disabled identity is known).
+    """
+    pushed = {n.casefold() for n in (*example.users, *example.groups)}
+    return any(
+        ref.key()[0] == P.casefold() and ref.key()[1] not in pushed
+        for level in item.levels
+        for pset in level
+        for ref in pset.denied
+    )
+
+
+def visible(example: Example, user: set[Key], item: Item) -> bool:
+    if fails_closed(example, item):
+        return False
     for level in item.levels:
         state = level_state(user, level)
         if state != "inconclusive":
             return state == "allowed"
     return False  # no level, or none conclusive
+
+
+def test_the_reference_reproduces_the_worked_examples() -> None:
+    """§6.5's table and alias example, through this module's reference (no server)."""
+
+    def level(*sets: PSet) -> tuple[PSet, ...]:
+        return sets
+
+    def one(
+        allowed: tuple[Ref, ...] = (), denied: tuple[Ref, ...] = (), anon: bool = False
+    ) -> PSet:
+        return PSet(anon, allowed, denied)
+
+    eng, mgmt, everyone = Ref("Eng", "Group"), Ref("Mgmt", "Group"), Ref("Everyone", "Group")
+    bob, carol, dave = Ref("bob", "User"), Ref("carol", "User"), Ref("dave", "User")
+    rows = {
+        1: ("simple", (level(one((eng,))),), {"alice", "bob"}),
+        2: ("simple", (level(one((mgmt,), (bob,))),), {"alice", "carol"}),
+        3: ("simple", (level(one((mgmt,)), one((eng,))),), {"alice", "bob"}),
+        4: ("simple", (level(one(anon=True)),), {"alice", "bob", "carol", "dave", "anon"}),
+        5: ("simple", (level(one(anon=True), one((eng,))),), {"alice", "bob"}),
+        6: ("simple", (level(one((), (bob,), True)),), {"alice", "carol", "dave", "anon"}),
+        7: ("levels", (level(one((), (eng,))), level(one((mgmt,)))), {"carol"}),
+        8: ("levels", (level(one((carol,))), level(one((), (mgmt,)))), {"carol"}),
+        9: ("levels", (level(one((everyone,))), level(one((dave,)))), {"alice", "dave"}),
+    }
+    example = Example(
+        users=("alice", "bob", "carol", "dave"),
+        groups=("Eng", "Mgmt", "Everyone"),
+        members={"Eng": ("alice", "bob"), "Mgmt": ("carol", "Eng"), "Everyone": ()},
+        granted={"alice": ("Everyone",)},
+        aliases={"alice": ("alice@corp.com",)},
+        disabled=(),
+        items=tuple(Item(str(n), form, levels) for n, (form, levels, _) in rows.items()),
+    )
+    for who in ("alice", "bob", "carol", "dave", "anon"):
+        user = held(example, None, None) if who == "anon" else held(example, P, who)
+        seen = {int(item.uri) for item in example.items if visible(example, user, item)}
+        assert seen == {n for n, (_, _, users) in rows.items() if who in users}, who
+    email = held(example, EMAIL, "alice@corp.com")
+    assert email == held(example, P, "alice")
+    assert {("pushprovider", "eng"), ("pushprovider", "mgmt")} <= email
+    assert (EMAIL.casefold(), "*@corp.com") in email
+    assert {int(i.uri) for i in example.items if visible(example, email, i)} == {
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        9,
+    }
 
 
 # --- pushing and searching -------------------------------------------------------------------
@@ -380,21 +455,27 @@ async def disagreements(api: Api, example: Example) -> list[str]:
         (None, None),
     ]
     problems = []
+    shown = 0
     for provider, name in searchers:
         user = held(example, provider, name)
-        expected = {item.uri for item in example.items if visible(user, item)}
+        expected = {item.uri for item in example.items if visible(example, user, item)}
         got, total = await search(api, provider, name)
+        shown += len(expected)
         who = "anonymous" if name is None else f"{name} ({provider})"
         if got != expected or total != len(expected):
-            holds = sorted(n if p == P.casefold() else f"{n}@{{email}}" for p, n in user)
+            holds = sorted(n if p == P.casefold() else f"email:{n}" for p, n in user)
             problems.append(
                 f"{who}: holds {holds}; expected {sorted(expected)}, got {sorted(got)}"
                 f" (totalCount {total})"
             )
+    pairs = len(searchers) * len(example.items)
+    share = "none" if not shown else "all" if shown == pairs else "some"
+    event(f"visible (user, item) pairs: {share}")
+    event(f"items failing closed: {sum(fails_closed(example, i) for i in example.items) > 0}")
     return problems
 
 
-async def run_example(root: Any, example: Example) -> list[str]:
+async def run_example(root: Path, example: Example) -> list[str]:
     runtime = Runtime.open(make_settings(root))
     runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
     try:
