@@ -99,7 +99,12 @@ def write_identity_changes(conn: sqlite3.Connection, changes: Iterable[IdentityC
 
 
 class SqliteIdentityGraph:
-    """One organization's graph, read in batches (one query per chunk of keys)."""
+    """One organization's graph, read in batches (one query per chunk of keys).
+
+    Keys are matched with ``(a, b) IN (SELECT column1, column2 FROM (VALUES ...))``: SQLite
+    (3.40) uses the index for that form, while ``(a, b) IN (VALUES ...)`` scans the whole
+    organization (measured: about 600 times slower on a million relationships).
+    """
 
     def __init__(self, db: SqliteDatabase, org_id: str) -> None:
         self._db = db
@@ -115,7 +120,8 @@ class SqliteIdentityGraph:
                 params: list[str] = [self._org]
                 for key in chunk:
                     params.extend((key.provider, key.name))
-                rows.extend(conn.execute(sql.format(marks=marks), params).fetchall())
+                keys_sql = f"SELECT column1, column2 FROM (VALUES {marks})"  # noqa: S608 - placeholders only
+                rows.extend(conn.execute(sql.format(keys=keys_sql), params).fetchall())
 
         self._db.read(select)
         return rows
@@ -124,7 +130,7 @@ class SqliteIdentityGraph:
         rows = self.select(
             keys,
             "SELECT provider, name_key, enabled FROM identities WHERE org_id = ?"
-            " AND (provider, name_key) IN (VALUES {marks})",
+            " AND (provider, name_key) IN ({keys})",
         )
         return {IdentityKey(r["provider"], r["name_key"]): bool(r["enabled"]) for r in rows}
 
@@ -134,7 +140,7 @@ class SqliteIdentityGraph:
         rows = self.select(
             keys,
             "SELECT child_provider, child_name, parent_provider, parent_name FROM identity_edges"
-            " WHERE org_id = ? AND (child_provider, child_name) IN (VALUES {marks})"
+            " WHERE org_id = ? AND (child_provider, child_name) IN ({keys})"
             " AND kind IN ('member', 'granted')",
         )
         out: dict[IdentityKey, set[IdentityKey]] = {}
@@ -152,7 +158,7 @@ class SqliteIdentityGraph:
                 keys,
                 f"SELECT {near}_provider AS np, {near}_name AS nn, {far}_provider AS fp,"  # noqa: S608
                 f" {far}_name AS fn FROM identity_edges WHERE org_id = ? AND kind = 'alias'"
-                f" AND ({near}_provider, {near}_name) IN (VALUES {{marks}})",
+                f" AND ({near}_provider, {near}_name) IN ({{keys}})",
             )
             for r in rows:
                 out.setdefault(IdentityKey(r["np"], r["nn"]), set()).add(
@@ -167,7 +173,7 @@ class SqliteIdentityGraph:
         rows = self.select(
             keys,
             "SELECT parent_provider, parent_name, child_provider, child_name FROM identity_edges"
-            " WHERE org_id = ? AND (parent_provider, parent_name) IN (VALUES {marks})"
+            " WHERE org_id = ? AND (parent_provider, parent_name) IN ({keys})"
             " AND kind IN ('member', 'granted')",
         )
         out: dict[IdentityKey, set[IdentityKey]] = {}
@@ -183,7 +189,7 @@ class SqliteIdentityGraph:
         rows = self.select(
             keys,
             "SELECT child_provider, child_name, parent_provider, parent_name FROM identity_edges"
-            " WHERE org_id = ? AND (child_provider, child_name) IN (VALUES {marks})"
+            " WHERE org_id = ? AND (child_provider, child_name) IN ({keys})"
             " AND kind = 'granted'",
         )
         out: dict[IdentityKey, set[IdentityKey]] = {}
@@ -266,8 +272,7 @@ class SqliteIdentities:
     ) -> dict[IdentityKey, IdentityRecord]:
         rows = SqliteIdentityGraph(self._db, org_id).select(
             keys,
-            "SELECT * FROM identities WHERE org_id = ?"
-            " AND (provider, name_key) IN (VALUES {marks})",
+            "SELECT * FROM identities WHERE org_id = ? AND (provider, name_key) IN ({keys})",
         )
         return {IdentityKey(r["provider"], r["name_key"]): _record(r) for r in rows}
 
