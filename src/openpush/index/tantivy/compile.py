@@ -80,7 +80,10 @@ def _negate(query: Query) -> Query:
 def compile_acl(schema: tantivy.Schema, expr: acl.Expr) -> Query:
     """A permission filter (see :mod:`openpush.security.acl`) as a tantivy query."""
     if isinstance(expr, acl.AnyOf):
-        return Query.term_set_query(schema, "acl", sorted(expr.tokens))
+        # An OR of term queries: about 3x faster than term_set_query for the large token sets
+        # of users with many identities (bench/identity_trimming.py). The whole filter is
+        # wrapped in a zero constant score, so it never changes the ranking.
+        return _should([Query.term_query(schema, "acl", t) for t in sorted(expr.tokens)])
     if isinstance(expr, acl.AllOf):
         return _must(*(compile_acl(schema, c) for c in expr.children))
     if isinstance(expr, acl.AnyExpr):
