@@ -58,6 +58,7 @@ __all__ = [
     "Expansion",
     "GrantedIdentities",
     "IdentityGraph",
+    "Neighbourhood",
     "Step",
     "StepKind",
     "domain_wildcard",
@@ -93,6 +94,23 @@ class IdentityGraph(Protocol):
     ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
         """Alias partners of each key, in both directions (a mapping is stored once)."""
         ...
+
+
+class Neighbourhood(Protocol):
+    """Optional: a level's aliases, parents and their states in one read.
+
+    ``neighbours(keys)`` returns ``(aliases, parents, states)`` where ``states`` holds the
+    known neighbours' enabled flags; a graph backed by SQL answers it with one statement per
+    level instead of three or four.
+    """
+
+    def neighbours(
+        self, keys: Collection[IdentityKey]
+    ) -> tuple[
+        Mapping[IdentityKey, Collection[IdentityKey]],
+        Mapping[IdentityKey, Collection[IdentityKey]],
+        Mapping[IdentityKey, bool],
+    ]: ...
 
 
 @runtime_checkable
@@ -186,14 +204,23 @@ class _Walk:
                 self._hold_wildcard(key, states)
 
     def hold_level(self, graph: IdentityGraph, frontier: list[IdentityKey]) -> None:
-        aliases = graph.aliases(frontier)
-        parents = graph.parents(frontier)
+        neighbours = getattr(graph, "neighbours", None)
+        known: dict[IdentityKey, bool] = {}
+        if neighbours is not None:  # one read for the whole level (see Neighbourhood)
+            aliases, parents, known = neighbours(frontier)
+        else:
+            aliases, parents = graph.aliases(frontier), graph.parents(frontier)
         proposals: list[Step] = []
         for key in frontier:
             proposals.extend((key, "alias", other) for other in sorted(aliases.get(key, ())))
             proposals.extend((key, "member-of", other) for other in sorted(parents.get(key, ())))
         fresh = [to for _, _, to in proposals if to not in self.held]
-        states = _states(graph, _with_wildcards(fresh)) if fresh else {}
+        if neighbours is not None:
+            states = dict(known)
+            wildcards = [w for w in _with_wildcards(fresh) if w not in states and w not in fresh]
+            states.update(_states(graph, wildcards))
+        else:
+            states = dict(_states(graph, _with_wildcards(fresh))) if fresh else {}
         for step in proposals:
             _, kind, to = step
             if to not in self.held and _admitted(kind, to, states):

@@ -20,6 +20,12 @@ from openpush.storage.sqlite.database import SqliteDatabase
 __all__ = ["SqliteIdentities", "SqliteIdentityGraph", "write_identity_changes"]
 
 _CHUNK = 400
+# (tag, near side, far side, kinds) of the statements neighbours() unites
+_NEIGHBOUR_PARTS = (
+    ("p", "child", "parent", "IN ('member', 'granted')"),
+    ("a", "child", "parent", "= 'alias'"),
+    ("a", "parent", "child", "= 'alias'"),
+)
 Related = Mapping[IdentityKey, Collection[IdentityKey]]
 
 
@@ -197,6 +203,47 @@ class SqliteIdentityGraph:
             child = IdentityKey(r["child_provider"], r["child_name"])
             out.setdefault(child, set()).add(IdentityKey(r["parent_provider"], r["parent_name"]))
         return out
+
+    def neighbours(
+        self, keys: Collection[IdentityKey]
+    ) -> tuple[
+        dict[IdentityKey, set[IdentityKey]],
+        dict[IdentityKey, set[IdentityKey]],
+        dict[IdentityKey, bool],
+    ]:
+        """Aliases (both directions), parents and the neighbours' states: one statement."""
+        aliases: dict[IdentityKey, set[IdentityKey]] = {}
+        parents: dict[IdentityKey, set[IdentityKey]] = {}
+        states: dict[IdentityKey, bool] = {}
+        wanted = list(keys)
+
+        def select(conn: sqlite3.Connection) -> None:
+            for chunk in _chunks(wanted):
+                marks = ",".join("(?,?)" for _ in chunk)
+                pairs: list[str] = []
+                for key in chunk:
+                    pairs.extend((key.provider, key.name))
+                keys_sql = f"SELECT column1, column2 FROM (VALUES {marks})"  # noqa: S608
+                sql = " UNION ALL ".join(
+                    f"SELECT '{tag}' AS k, e.{near}_provider AS np, e.{near}_name AS nn,"  # noqa: S608
+                    f" e.{far}_provider AS fp, e.{far}_name AS fn, i.enabled AS en"
+                    " FROM identity_edges e LEFT JOIN identities i ON i.org_id = e.org_id"
+                    f" AND i.provider = e.{far}_provider AND i.name_key = e.{far}_name"
+                    f" WHERE e.org_id = ? AND (e.{near}_provider, e.{near}_name) IN ({keys_sql})"
+                    f" AND e.kind {kinds}"
+                    for tag, near, far, kinds in _NEIGHBOUR_PARTS
+                )
+                params = [p for _ in _NEIGHBOUR_PARTS for p in (self._org, *pairs)]
+                for r in conn.execute(sql, params):
+                    near_key = IdentityKey(r["np"], r["nn"])
+                    far_key = IdentityKey(r["fp"], r["fn"])
+                    target = parents if r["k"] == "p" else aliases
+                    target.setdefault(near_key, set()).add(far_key)
+                    if r["en"] is not None:
+                        states[far_key] = bool(r["en"])
+
+        self._db.read(select)
+        return aliases, parents, states
 
 
 class SqliteIdentities:
