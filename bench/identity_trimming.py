@@ -375,6 +375,12 @@ class TimedGraph:
     def aliases(self, keys: Collection[IdentityKey]) -> Mapping[IdentityKey, Any]:
         return self._call("aliases", keys)
 
+    def neighbours(self, keys: Collection[IdentityKey]) -> Any:
+        return self._call("neighbours", keys)
+
+    def granted(self, keys: Collection[IdentityKey]) -> Mapping[IdentityKey, Any]:
+        return self._call("granted", keys)
+
 
 class TimedIdentities:
     """``store.identities`` for a ``GraphExpander``, with each expansion's graph reads timed.

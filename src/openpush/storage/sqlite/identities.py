@@ -29,6 +29,21 @@ _NEIGHBOUR_PARTS = (
 Related = Mapping[IdentityKey, Collection[IdentityKey]]
 
 
+# Shared key objects: an expansion turns thousands of rows into keys, and IdentityKey is a
+# frozen dataclass (slow to build, cheap to look up).
+_KEYS: dict[tuple[str, str], IdentityKey] = {}
+_KEYS_MAX = 200_000
+
+
+def _key(provider: str, name: str) -> IdentityKey:
+    key = _KEYS.get((provider, name))
+    if key is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        key = _KEYS[(provider, name)] = IdentityKey(provider, name)
+    return key
+
+
 def _provider(row: sqlite3.Row) -> SecurityProvider:
     raw = orjson.loads(row["definition"])
     return SecurityProvider(
@@ -234,13 +249,12 @@ class SqliteIdentityGraph:
                     for tag, near, far, kinds in _NEIGHBOUR_PARTS
                 )
                 params = [p for _ in _NEIGHBOUR_PARTS for p in (self._org, *pairs)]
-                for r in conn.execute(sql, params):
-                    near_key = IdentityKey(r["np"], r["nn"])
-                    far_key = IdentityKey(r["fp"], r["fn"])
-                    target = parents if r["k"] == "p" else aliases
-                    target.setdefault(near_key, set()).add(far_key)
-                    if r["en"] is not None:
-                        states[far_key] = bool(r["en"])
+                for tag, np_, nn, fp, fn, enabled in conn.execute(sql, params):
+                    far_key = _key(fp, fn)
+                    target = parents if tag == "p" else aliases
+                    target.setdefault(_key(np_, nn), set()).add(far_key)
+                    if enabled is not None:
+                        states[far_key] = bool(enabled)
 
         self._db.read(select)
         return aliases, parents, states
