@@ -14,7 +14,7 @@ from openpush.api.wire import item_status_model, parse_bool, parse_ordering
 from openpush.domain.items import parse_item_json
 from openpush.domain.operations import ItemState, OperationKind
 from openpush.domain.organizations import Privilege
-from openpush.domain.sources import ActivityType
+from openpush.domain.sources import ActivityType, Source
 from openpush.errors import (
     FileContainerNotFoundError,
     InvalidParameterError,
@@ -25,6 +25,7 @@ from openpush.storage.base import NewOperation
 
 __all__ = [
     "check_future_ordering",
+    "enqueue_delete_older_than",
     "parse_queue_delay",
     "push_privilege",
     "receipt",
@@ -204,11 +205,24 @@ async def delete_older_than(
     source = source_for(request, caller, sourceId)
     if not orderingId:
         raise MissingParameterError("the parameter 'orderingId' is required")
-    ordering_id = parse_ordering(orderingId)
-    delay = parse_queue_delay(queueDelay)
+    return await enqueue_delete_older_than(runtime, source, orderingId, queueDelay, force)
+
+
+async def enqueue_delete_older_than(
+    runtime: Runtime,
+    source: Source,
+    ordering: str,
+    queue_delay: str | None,
+    force: str | None,
+    *,
+    status: int = 202,
+) -> JsonResponse:
+    """Validate (the future-threshold guard included) and queue a delete-older-than."""
+    ordering_id = parse_ordering(ordering)
+    delay = parse_queue_delay(queue_delay)
     check_future_ordering(
         runtime,
-        caller.org_id,
+        source.org_id,
         source.id,
         ordering_id,
         force=parse_bool("force", force, default=False),
@@ -217,7 +231,7 @@ async def delete_older_than(
     await runtime.store.queue.aenqueue(
         [
             NewOperation(
-                org_id=caller.org_id,
+                org_id=source.org_id,
                 source_id=source.id,
                 kind=OperationKind.DELETE_OLDER_THAN,
                 document_id=None,
@@ -229,7 +243,7 @@ async def delete_older_than(
         ]
     )
     runtime.notify()
-    return receipt(ordering_id, request_id)
+    return receipt(ordering_id, request_id, status)
 
 
 @router.post("/status", status_code=201, summary="Set the source status (activity)")

@@ -9,28 +9,21 @@ Each path also exists under ``/data-collections/{id}`` (Coveo's newer name for t
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Request
 
 from openpush.api.auth import caller_for_org, runtime_of, source_for
 from openpush.api.responses import JsonResponse
 from openpush.api.routes.batches import submit_batch
 from openpush.api.routes.documents import (
-    check_future_ordering,
-    parse_queue_delay,
+    enqueue_delete_older_than,
     push_privilege,
-    receipt,
     require_upload,
 )
 from openpush.api.routes.files import container_model, new_container
-from openpush.api.wire import parse_bool, parse_ordering
-from openpush.domain.operations import OperationKind
 from openpush.domain.sources import Source, SourceType
 from openpush.domain.transfers import BatchKind, Stream, StreamState, new_id
 from openpush.errors import InvalidParameterError, MissingParameterError, StreamNotFoundError
 from openpush.runtime import Runtime
-from openpush.storage.base import NewOperation
 
 __all__ = ["PREFIXES", "router"]
 
@@ -153,29 +146,6 @@ async def stream_delete_older_than(
     force: str | None = None,
 ) -> JsonResponse:
     runtime, source = _stream_source(request, organizationId, sourceId)
-    ordering_id = parse_ordering(timestamp)
-    delay = parse_queue_delay(queueDelay)
-    check_future_ordering(
-        runtime,
-        source.org_id,
-        source.id,
-        ordering_id,
-        force=parse_bool("force", force, default=False),
+    return await enqueue_delete_older_than(
+        runtime, source, timestamp, queueDelay, force, status=201
     )
-    request_id = str(uuid.uuid4())
-    await runtime.store.queue.aenqueue(
-        [
-            NewOperation(
-                org_id=source.org_id,
-                source_id=source.id,
-                kind=OperationKind.DELETE_OLDER_THAN,
-                document_id=None,
-                ordering_id=ordering_id,
-                payload={},
-                request_id=request_id,
-                delay_seconds=delay * 60.0,
-            )
-        ]
-    )
-    runtime.notify()
-    return receipt(ordering_id, request_id, status=201)

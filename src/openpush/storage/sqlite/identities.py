@@ -155,69 +155,39 @@ class SqliteIdentityGraph:
         )
         return {IdentityKey(r["provider"], r["name_key"]): bool(r["enabled"]) for r in rows}
 
-    def parents(
-        self, keys: Collection[IdentityKey]
-    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+    def _related(
+        self, keys: Collection[IdentityKey], near: str, far: str, kinds: str
+    ) -> dict[IdentityKey, set[IdentityKey]]:
+        """For each key on the ``near`` side of edges of ``kinds``, the keys on the far side."""
         rows = self.select(
             keys,
-            "SELECT child_provider, child_name, parent_provider, parent_name FROM identity_edges"
-            " WHERE org_id = ? AND (child_provider, child_name) IN ({keys})"
-            " AND kind IN ('member', 'granted')",
+            f"SELECT {near}_provider AS np, {near}_name AS nn, {far}_provider AS fp,"  # noqa: S608
+            f" {far}_name AS fn FROM identity_edges WHERE org_id = ? AND kind {kinds}"
+            f" AND ({near}_provider, {near}_name) IN ({{keys}})",
         )
         out: dict[IdentityKey, set[IdentityKey]] = {}
         for r in rows:
-            child = IdentityKey(r["child_provider"], r["child_name"])
-            out.setdefault(child, set()).add(IdentityKey(r["parent_provider"], r["parent_name"]))
+            out.setdefault(_key(r["np"], r["nn"]), set()).add(_key(r["fp"], r["fn"]))
         return out
 
-    def aliases(
-        self, keys: Collection[IdentityKey]
-    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
-        out: dict[IdentityKey, set[IdentityKey]] = {}
-        for near, far in (("child", "parent"), ("parent", "child")):
-            rows = self.select(
-                keys,
-                f"SELECT {near}_provider AS np, {near}_name AS nn, {far}_provider AS fp,"  # noqa: S608
-                f" {far}_name AS fn FROM identity_edges WHERE org_id = ? AND kind = 'alias'"
-                f" AND ({near}_provider, {near}_name) IN ({{keys}})",
-            )
-            for r in rows:
-                out.setdefault(IdentityKey(r["np"], r["nn"]), set()).add(
-                    IdentityKey(r["fp"], r["fn"])
-                )
+    def parents(self, keys: Collection[IdentityKey]) -> Related:
+        """Groups listing each key as a member, and identities granted to it."""
+        return self._related(keys, "child", "parent", "IN ('member', 'granted')")
+
+    def aliases(self, keys: Collection[IdentityKey]) -> Related:
+        """Alias partners in both directions (a mapping is stored once)."""
+        out = self._related(keys, "child", "parent", "= 'alias'")
+        for key, partners in self._related(keys, "parent", "child", "= 'alias'").items():
+            out.setdefault(key, set()).update(partners)
         return out
 
-    def children(
-        self, keys: Collection[IdentityKey]
-    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+    def children(self, keys: Collection[IdentityKey]) -> Related:
         """Direct children of each key (the inverse of ``parents``): members and grantees."""
-        rows = self.select(
-            keys,
-            "SELECT parent_provider, parent_name, child_provider, child_name FROM identity_edges"
-            " WHERE org_id = ? AND (parent_provider, parent_name) IN ({keys})"
-            " AND kind IN ('member', 'granted')",
-        )
-        out: dict[IdentityKey, set[IdentityKey]] = {}
-        for r in rows:
-            parent = IdentityKey(r["parent_provider"], r["parent_name"])
-            out.setdefault(parent, set()).add(IdentityKey(r["child_provider"], r["child_name"]))
-        return out
+        return self._related(keys, "parent", "child", "IN ('member', 'granted')")
 
-    def granted(
-        self, keys: Collection[IdentityKey]
-    ) -> Mapping[IdentityKey, Collection[IdentityKey]]:
+    def granted(self, keys: Collection[IdentityKey]) -> Related:
         """The identities granted directly to each key (its wellKnowns): ``GrantedIdentities``."""
-        rows = self.select(
-            keys,
-            "SELECT child_provider, child_name, parent_provider, parent_name FROM identity_edges"
-            " WHERE org_id = ? AND (child_provider, child_name) IN ({keys})"
-            " AND kind = 'granted'",
-        )
-        out: dict[IdentityKey, set[IdentityKey]] = {}
-        for r in rows:
-            child = IdentityKey(r["child_provider"], r["child_name"])
-            out.setdefault(child, set()).add(IdentityKey(r["parent_provider"], r["parent_name"]))
-        return out
+        return self._related(keys, "child", "parent", "= 'granted'")
 
     def neighbours(
         self, keys: Collection[IdentityKey]
