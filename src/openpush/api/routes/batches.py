@@ -18,6 +18,7 @@ from openpush.api.auth import caller_for_org, runtime_of, source_for
 from openpush.api.responses import JsonResponse
 from openpush.api.routes.documents import push_privilege, require_upload
 from openpush.api.wire import iso, parse_ordering
+from openpush.domain.identities import SecurityProvider
 from openpush.domain.operations import LogResult, OperationKind
 from openpush.domain.organizations import Privilege
 from openpush.domain.sources import Source
@@ -35,27 +36,30 @@ router = APIRouter(
 
 async def submit_batch(
     runtime: Runtime,
-    source: Source,
+    target: Source | SecurityProvider,
     kind: BatchKind,
     file_ids: list[str],
     ordering_id: int,
     *,
     stream_id: str = "",
 ) -> Batch:
-    """Accept a container-backed request: one batch, one queued operation, atomically."""
+    """Accept a container-backed request: one batch, one queued operation, atomically.
+
+    ``target`` is the source (items) or the security provider (identities) it applies to.
+    """
     batch_id = str(uuid.uuid4())
     batch = Batch(
         id=batch_id,
-        org_id=source.org_id,
-        source_id=source.id,
+        org_id=target.org_id,
+        source_id=target.id,
         kind=kind,
         file_ids=file_ids,
         ordering_id=ordering_id,
         stream_id=stream_id,
     )
     operation = NewOperation(
-        org_id=source.org_id,
-        source_id=source.id,
+        org_id=target.org_id,
+        source_id=target.id,
         kind=OperationKind.BATCH_FILE,
         document_id=None,
         ordering_id=ordering_id,

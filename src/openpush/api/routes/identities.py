@@ -8,7 +8,6 @@ permissions`` (add or update, disable with a JSON body, disable older than) and 
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from openpush.api.auth import Caller, caller_for_org, runtime_of
 from openpush.api.body import read_json_body, read_json_object
 from openpush.api.responses import JsonResponse
-from openpush.api.routes.batches import batch_model, batch_receipt
+from openpush.api.routes.batches import batch_model, batch_receipt, submit_batch
 from openpush.api.routes.documents import parse_queue_delay, receipt, require_upload
 from openpush.api.wire import parse_ordering
 from openpush.domain.identities import (
@@ -29,7 +28,7 @@ from openpush.domain.identities import (
 )
 from openpush.domain.operations import OperationKind
 from openpush.domain.organizations import Privilege
-from openpush.domain.transfers import Batch, BatchKind
+from openpush.domain.transfers import BatchKind
 from openpush.errors import (
     BatchNotFoundError,
     ConflictError,
@@ -331,28 +330,7 @@ async def identity_batch(
         raise MissingParameterError("the parameter 'fileId' is required")
     require_upload(runtime, provider.org_id, fileId)
     ordering_id = parse_ordering(orderingId) if orderingId else runtime.clock.next()
-    batch_id = str(uuid.uuid4())
-    batch = Batch(
-        id=batch_id,
-        org_id=provider.org_id,
-        source_id=provider.id,
-        kind=BatchKind.IDENTITIES,
-        file_ids=[fileId],
-        ordering_id=ordering_id,
-    )
-    operation = NewOperation(
-        org_id=provider.org_id,
-        source_id=provider.id,
-        kind=OperationKind.BATCH_FILE,
-        document_id=None,
-        ordering_id=ordering_id,
-        payload={"batch_id": batch_id},
-        request_id=batch_id,
-    )
-    await runtime.store.transfers.asubmit(
-        operation, hold_files=[fileId], batch=batch, now=time.time()
-    )
-    runtime.notify()
+    batch = await submit_batch(runtime, provider, BatchKind.IDENTITIES, [fileId], ordering_id)
     return batch_receipt(batch, 202)
 
 

@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from openpush.cli.client import http_error_detail, server_options
+
 __all__ = ["explain"]
 
 EMAIL_PROVIDER = "Email Security Provider"
@@ -52,21 +54,9 @@ def fetch_access(
     except httpx.HTTPError as exc:
         raise ExplainError(f"cannot reach the server at {url}: {exc}") from exc
     if response.status_code != 200:
-        raise ExplainError(_http_error(response))
+        raise ExplainError(http_error_detail(response))
     answer: dict[str, Any] = response.json()
     return answer
-
-
-def _http_error(response: httpx.Response) -> str:
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and payload.get("message"):
-        detail = f"{payload.get('errorCode') or response.reason_phrase}: {payload['message']}"
-    else:
-        detail = response.text.strip()[:300] or response.reason_phrase
-    return f"HTTP {response.status_code} {detail}"
 
 
 def _label(ref: dict[str, Any] | None) -> str:
@@ -150,19 +140,7 @@ def print_verdict(console: Console, answer: dict[str, Any]) -> None:
     show_default=True,
     help="Security provider of the user's identity.",
 )
-@click.option(
-    "--url",
-    envvar="OPENPUSH_URL",
-    default="http://127.0.0.1:8000",
-    show_default=True,
-    help="Base URL of the openpush server [env OPENPUSH_URL].",
-)
-@click.option(
-    "--org", envvar="OPENPUSH_ORG", required=True, help="Organization [env OPENPUSH_ORG]."
-)
-@click.option(
-    "--api-key", envvar="OPENPUSH_API_KEY", required=True, help="API key [env OPENPUSH_API_KEY]."
-)
+@server_options
 @click.option("--json", "as_json", is_flag=True, help="Print the server's answer as JSON.")
 def explain(
     document_id: str,

@@ -53,6 +53,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from openpush.cli.client import http_error_detail, server_options
+
 __all__ = ["push"]
 
 MB = 1024 * 1024
@@ -396,15 +398,7 @@ def _backoff(response: httpx.Response, attempt: int) -> float:
 
 def _http_error(method: str, url: str, response: httpx.Response) -> str:
     """``METHOD path: HTTP status CODE: message``, with the server's own message."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and payload.get("message"):
-        detail = f"{payload.get('errorCode') or response.reason_phrase}: {payload['message']}"
-    else:
-        detail = response.text.strip()[:300] or response.reason_phrase
-    return f"{method} {_shown(url)}: HTTP {response.status_code} {detail}"
+    return f"{method} {_shown(url)}: {http_error_detail(response)}"
 
 
 # -- progress -----------------------------------------------------------------------------
@@ -700,19 +694,7 @@ def _verdict(summary: Summary, timeout: float) -> str:
 @click.command()
 @click.argument("path", type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path))
 @click.option("--source", "-s", required=True, help="Id of the Push source to push to.")
-@click.option(
-    "--url",
-    envvar="OPENPUSH_URL",
-    default="http://127.0.0.1:8000",
-    show_default=True,
-    help="Base URL of the openpush server [env OPENPUSH_URL].",
-)
-@click.option(
-    "--org", envvar="OPENPUSH_ORG", required=True, help="Organization [env OPENPUSH_ORG]."
-)
-@click.option(
-    "--api-key", envvar="OPENPUSH_API_KEY", required=True, help="API key [env OPENPUSH_API_KEY]."
-)
+@server_options
 @click.option(
     "--batch-mb",
     type=click.FloatRange(0, 256, min_open=True),
