@@ -15,11 +15,13 @@ from openpush.blobs.base import BlobStore
 from openpush.blobs.registry import open_blob_store
 from openpush.domain.operations import OrderingClock
 from openpush.domain.organizations import ADMIN, ApiKey, Organization, hash_api_key
+from openpush.errors import StorageError
 from openpush.index.base import SearchIndex
 from openpush.index.tantivy.engine import TantivyIndex
 from openpush.pipeline.worker import Worker
 from openpush.search.service import DirectExpander, IdentityExpander
 from openpush.search.tokens import SearchTokens
+from openpush.security.acl import ACL_ENCODING
 from openpush.security.graph import GraphExpander
 from openpush.settings import Settings
 from openpush.storage.base import StateStore
@@ -44,7 +46,12 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings, *, worker: bool | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = open_state_store("", settings)
+        store = open_state_store(settings.database, settings)
+        try:
+            _check_acl_encoding(store)
+        except StorageError:
+            store.close()
+            raise
         index = TantivyIndex(
             settings.data_dir / "index", writer_heap_mb=settings.index_writer_heap_mb
         )
@@ -78,6 +85,21 @@ class Runtime:
         self.index.close()
         self.blobs.close()
         self.store.close()
+
+
+def _check_acl_encoding(store: StateStore) -> None:
+    """Refuse a data directory whose index holds permission tokens of another encoding.
+
+    Its items would match no user's filter: hidden, not leaked, but silently. Stores from
+    before the marker existed get the current one.
+    """
+    recorded = store.catalog.set_meta_default("acl_encoding", ACL_ENCODING)
+    if recorded != ACL_ENCODING:
+        raise StorageError(
+            f"the index holds permission tokens of encoding {recorded}, this openpush writes "
+            f"and searches encoding {ACL_ENCODING}: push the content again into a new data "
+            "directory"
+        )
 
 
 def bootstrap(runtime: Runtime) -> None:

@@ -17,6 +17,7 @@ from openpush.security.expand import (
     domain_wildcard,
     expand,
 )
+from openpush.security.graph import CachedGraph
 from tests.unit.identity_graphs import DictGraph, key
 
 KNOWN = frozenset({"p"})
@@ -396,3 +397,67 @@ def test_expand_matches_the_fixpoint(
     assert expansion.identities == reference(graph, start, known_providers)
     assert not expansion.identities & (disabled - {EVERYONE})
     assert_tree(expansion, set(start))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    members=edges,
+    aliases=st.lists(st.tuples(nodes, nodes), max_size=15),
+    disabled=st.sets(nodes, max_size=8),
+    unknown=st.sets(nodes, max_size=8),
+    starts=st.lists(st.lists(nodes, max_size=3), min_size=1, max_size=5),
+)
+def test_a_shared_neighbourhood_cache_changes_no_expansion(
+    members: list[tuple[IdentityKey, IdentityKey]],
+    aliases: list[tuple[IdentityKey, IdentityKey]],
+    disabled: set[IdentityKey],
+    unknown: set[IdentityKey],
+    starts: list[list[IdentityKey]],
+) -> None:
+    """Users expanded one after the other through one CachedGraph (as GraphExpander does)."""
+    graph = DictGraph(
+        members=members, aliases=aliases, disabled=disabled, known=set(NODES) - unknown
+    )
+    cached = CachedGraph(graph)
+    for start in starts:
+        assert expand(cached, start, known_providers=KNOWN) == expand(
+            graph, start, known_providers=KNOWN
+        )
+
+
+class CountingGraph:
+    """A graph recording which keys' neighbourhoods were asked for."""
+
+    def __init__(self, graph: DictGraph) -> None:
+        self.graph = graph
+        self.keys_read: set[IdentityKey] = set()
+
+    def states(self, keys):  # type: ignore[no-untyped-def]
+        return self.graph.states(keys)
+
+    def parents(self, keys):  # type: ignore[no-untyped-def]
+        self.keys_read |= set(keys)
+        return self.graph.parents(keys)
+
+    def aliases(self, keys):  # type: ignore[no-untyped-def]
+        self.keys_read |= set(keys)
+        return self.graph.aliases(keys)
+
+
+def test_cached_graph_reads_each_neighbourhood_once() -> None:
+    graph = DictGraph(members=[(key("Eng"), key("alice")), (key("Eng"), key("bob"))])
+    counted = CountingGraph(graph)
+    cached = CachedGraph(counted)
+    expand(cached, [key("alice")], known_providers=KNOWN)
+    first = set(counted.keys_read)
+    expand(cached, [key("bob")], known_providers=KNOWN)
+    # bob's own neighbourhood is new; Eng's was read for alice
+    assert counted.keys_read - first == {key("bob")}
+
+
+def test_cache_bound_starts_over_without_losing_answers() -> None:
+    graph = chain(30)
+    cached = CachedGraph(graph, max_keys=5)
+    expansion = expand(cached, [key("u")], known_providers=KNOWN)
+    assert expansion.identities == expand(graph, [key("u")], known_providers=KNOWN).identities
+    assert len(expansion.identities) == 32  # u, g1..g30, everyone

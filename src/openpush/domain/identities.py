@@ -10,6 +10,11 @@ identity replaces them (a group push replaces its member list, §7.2):
 - ``member``: parent = a group, child = one of its members (the group's push);
 - ``granted``: parent = a granted ("well-known") identity, child = the pushed identity;
 - ``alias``: the pushed identity and an identity of another provider are the same person.
+
+Limits (push-api.md §9.1 names them without numbers; ours are settings, per organization):
+the *size* of an identity is the UTF-8 size of its name, its type and the keys and values of its
+``additionalInfo``; the *relationships* of a push are its members, granted identities and
+mappings. :func:`check_identity_limits` refuses either over its limit (412 INVALID_PARAMETER).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ __all__ = [
     "IdentityRef",
     "IdentityUpdate",
     "SecurityProvider",
+    "check_identity_limits",
+    "identity_size",
     "parse_alias_update",
     "parse_disable",
     "parse_identity_update",
@@ -205,3 +212,37 @@ def parse_disable(raw: object, provider: str) -> IdentityRef:
     if "identity" in fields:
         return parse_identity(fields["identity"], provider)
     return parse_identity(raw, provider)
+
+
+def identity_size(ref: IdentityRef) -> int:
+    """Bytes of an identity as Coveo sizes it: name, type, additionalInfo keys and values."""
+    info = sum(len(k.encode()) + len(v.encode()) for k, v in ref.additional_info)
+    return len(ref.name.encode()) + len(ref.type.value) + info
+
+
+def check_identity_limits(
+    update: IdentityUpdate | AliasUpdate | IdentityRef,
+    *,
+    max_identity_bytes: int,
+    max_relationships: int,
+) -> None:
+    """Refuse an identity push whose identities are too large or that declares too many."""
+    if isinstance(update, IdentityRef):
+        named: tuple[IdentityRef, ...] = ()
+        identity = update
+    else:
+        others = update.members if isinstance(update, IdentityUpdate) else update.mappings
+        named = (*others, *update.well_knowns)
+        identity = update.identity
+    if len(named) > max_relationships:
+        raise InvalidParameterError(
+            f"identity {identity.name[:100]!r} declares {len(named)} members, granted identities"
+            f" and mappings; the limit is {max_relationships}"
+        )
+    for ref in (identity, *named):
+        size = identity_size(ref)
+        if size > max_identity_bytes:
+            raise InvalidParameterError(
+                f"identity {ref.name[:100]!r} is {size} bytes (name, type and additionalInfo);"
+                f" the limit is {max_identity_bytes}"
+            )

@@ -19,6 +19,7 @@ from openpush.domain.identities import (
     EdgeKind,
     IdentityRef,
     SecurityProvider,
+    check_identity_limits,
     parse_alias_update,
     parse_disable,
     parse_identity_update,
@@ -29,9 +30,10 @@ from openpush.errors import FileContainerNotFoundError, InvalidItemError, Invali
 from openpush.pipeline.apply import RoundContext
 from openpush.pipeline.batchfile import MalformedBatchFileError, entries, scan
 from openpush.security.evaluate import IdentityKey
+from openpush.settings import Settings
 from openpush.storage.base import IdentityChange, IdentityRecord, NewOperation
 
-__all__ = ["apply_identity_operation", "run_identity_batch"]
+__all__ = ["apply_entry", "apply_identity_operation", "entry_operation", "run_identity_batch"]
 
 
 class _Identities:
@@ -186,12 +188,26 @@ def apply_identity_operation(
         )  # fmt: skip
 
 
-def _entry_operation(
-    op: QueuedOperation, batch: Batch, provider: SecurityProvider, section: str, value: Any
+def entry_operation(
+    op: QueuedOperation,
+    batch: Batch,
+    provider: SecurityProvider,
+    section: str,
+    value: Any,
+    settings: Settings,
 ) -> QueuedOperation:
-    """The identity operation one entry of an identity batch file stands for."""
+    """The identity operation one entry of an identity batch file stands for.
+
+    Raises :class:`InvalidRequestError` or :class:`InvalidItemError` for an entry to reject
+    (malformed, or over ``settings``' identity limits).
+    """
+    limits = {
+        "max_identity_bytes": settings.max_identity_bytes,
+        "max_relationships": settings.max_identity_relationships,
+    }
     if section == "members":
         update = parse_identity_update(value, provider.id)
+        check_identity_limits(update, **limits)
         kind, payload = (
             OperationKind.IDENTITY_UPDATE,
             {
@@ -204,6 +220,7 @@ def _entry_operation(
     elif section == "mappings":
         default = provider.cascading[0] if len(provider.cascading) == 1 else None
         alias = parse_alias_update(value, provider.id, default or EMAIL_PROVIDER_ID)
+        check_identity_limits(alias, **limits)
         kind, payload = (
             OperationKind.ALIAS_UPDATE,
             {
@@ -215,6 +232,7 @@ def _entry_operation(
         name = alias.identity.name
     else:
         identity = parse_disable(value, provider.id)
+        check_identity_limits(identity, **limits)
         kind, payload, name = (
             OperationKind.IDENTITY_DISABLE,
             {"identity": identity.to_dict()},
@@ -252,13 +270,14 @@ def run_identity_batch(
             if blobs is None or blobs.size(op.org_id, file_id) is None:
                 raise FileContainerNotFoundError("nothing was uploaded to the file container")
             with blobs.open(op.org_id, file_id) as stream:
-                found = scan(stream, batch.kind.sections)
+                depth = context.settings_for(op.org_id).max_json_depth + 2
+                found = scan(stream, batch.kind.sections, max_depth=depth)
                 if start == 0:
                     batch.total += found.total
                 stream_entries = entries(stream, found, start=start)
                 while chunk := list(islice(stream_entries, chunk_size)):
                     for entry in chunk:
-                        result = _apply_entry(op, batch, provider, context, entry)
+                        result = apply_entry(op, batch, provider, context, entry)
                         batch.counts[result.value] = batch.counts.get(result.value, 0) + 1
                     batch.entry_index = chunk[-1].ordinal + 1
                     batch.processed += len(chunk)
@@ -293,11 +312,13 @@ def run_identity_batch(
     commit(context)
 
 
-def _apply_entry(
+def apply_entry(
     op: QueuedOperation, batch: Batch, provider: SecurityProvider, context: RoundContext, entry: Any
 ) -> LogResult:
+    """Apply one entry of an identity batch file to ``context``; return its outcome."""
     try:
-        entry_op = _entry_operation(op, batch, provider, entry.section, entry.value)
+        settings = context.settings_for(op.org_id)
+        entry_op = entry_operation(op, batch, provider, entry.section, entry.value, settings)
     except (InvalidRequestError, InvalidItemError) as exc:
         reason = f"{entry.section}[{entry.index}]: {exc.message}"
         context.log(dataclasses.replace(op, request_id=batch.id), "", LogResult.REJECTED, reason)

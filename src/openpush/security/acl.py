@@ -2,22 +2,39 @@
 
 Each item's model becomes a set of unsigned 64-bit tokens (one multi-valued u64 field); a user's
 expanded identity set becomes a boolean ``Expr`` over "the doc holds one of these tokens" leaves.
-For every model ``m`` whose shape is among ``shapes`` and every user set ``U``::
+For every model ``m`` and every user set ``U``::
 
-    matches(visibility_filter(U, shapes), encode_model(m).tokens) == evaluate(m, U).allowed
+    matches(visibility_filter(U, shapes), encode_model(m).tokens) implies evaluate(m, U).allowed
 
-Tokens of level ``i``, set ``j``, identity key ``k`` (``ANONYMOUS`` stands for allowAnonymous):
+with equality when the model's shape (the number of sets of each level) is among ``shapes``:
+the filter never matches a doc the user may not see, and it finds every doc they may see among
+the shapes it was built for (the state store records every shape it indexed).
 
-- ``A(i, j, k)``: ``k`` is allowed in set ``j``; ``D(i, k)``: ``k`` is denied in some set of level
-  ``i``; ``M(i, k)``: ``k`` is mentioned in level ``i`` (allowed or denied);
-- ``S(shape)``: the number of sets of each level, e.g. ``(1,)`` or ``(2, 1)``.
+Tokens of level ``i`` with ``n`` sets, set ``j``, identity key ``k`` (``ANONYMOUS`` stands for
+allowAnonymous):
+
+- ``A(i, n, j, k)``: ``k`` is allowed in set ``j``; the set count makes a doc's tokens say how
+  many sets must allow, so no separate shape token is needed;
+- ``D(i, k)``: ``k`` is denied in some set of level ``i``;
+- ``M(i, k)``: ``k`` is mentioned in level ``i`` (allowed or denied), only when a level follows:
+  it tells whether the walk goes on, and after the last level there is nothing to go on to;
+- ``Z(i)``: level ``i`` has no sets.
 
 With ``U' = U | {ANONYMOUS}``, level ``i`` allows iff there is no ``D(i, u)`` for ``u`` in ``U``
-(the marker never takes part in denials) and, for every set ``j``, some ``A(i, j, u)`` for ``u`` in
-``U'``; it is inconclusive iff it has sets and no ``M(i, u)`` for ``u`` in ``U'``. A filter is an OR
-over shapes of ``AnyOf({S(shape)}) AND levels(shape)``, where ``levels`` nests as
-``allows(0) OR (inconclusive(0) AND (allows(1) OR ...))``: linear in the number of levels rather
-than quadratic, and a level without sets allows everyone who reaches it, which ends the chain.
+(the marker never takes part in denials) and, for every set ``j``, some ``A(i, n, j, u)`` for
+``u`` in ``U'``; it is inconclusive iff it has sets and no ``M(i, u)`` for ``u`` in ``U'``. A
+level without sets allows whoever reaches it; a doc inconclusive at its last level is not
+visible. The filter nests the levels, each term set appearing once (the index evaluates a
+repeated sub-query once per occurrence, and a user with hundreds of identities has hundreds of
+tokens in each set)::
+
+    level(i) = Z(i)
+             OR (NOT D(i, U) AND OR over set counts n of
+                                 (A(i, n, 0, U') AND ... AND A(i, n, n - 1, U')))
+             OR (NOT M(i, U') AND level(i + 1))
+
+No branch relies on a token every doc holds: each one starts from the user's own tokens, so
+the index walks the postings of what the user may see, not of the whole corpus.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ if TYPE_CHECKING:
     from openpush.domain.permissions import PermissionIdentity, PermissionLevel, PermissionModel
 
 __all__ = [
+    "ACL_ENCODING",
     "MATCH_ALL",
     "MATCH_NONE",
     "AclEncoding",
@@ -53,7 +71,9 @@ __all__ = [
     "visibility_filter",
 ]
 
-_PERSON = b"openpush.acl.v1"
+# The token encoding's version: a data directory records the one its index was written with.
+ACL_ENCODING = "2"
+_PERSON = f"openpush.acl.v{ACL_ENCODING}".encode()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -68,8 +88,8 @@ def token(*parts: str | int) -> int:
     return int.from_bytes(digest.digest(), "big")
 
 
-def _allow(level: int, pset: int, key: IdentityKey) -> int:
-    return token("a", level, pset, key.provider, key.name)
+def _allow(level: int, sets: int, pset: int, key: IdentityKey) -> int:
+    return token("a", level, sets, pset, key.provider, key.name)
 
 
 def _deny(level: int, key: IdentityKey) -> int:
@@ -80,8 +100,8 @@ def _mention(level: int, key: IdentityKey) -> int:
     return token("m", level, key.provider, key.name)
 
 
-def _shape(shape: tuple[int, ...]) -> int:
-    return token("s", *shape)
+def _no_sets(level: int) -> int:
+    return token("z", level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +120,14 @@ def encode_model(
 ) -> AclEncoding:
     """The tokens to index for an item protected by ``model``."""
     shape = tuple(len(level.sets) for level in model.levels)
-    tokens = {_shape(shape)}
+    tokens: set[int] = set()
+    last = len(shape) - 1
     for index, level in enumerate(model.levels):
+        if not level.sets:
+            tokens.add(_no_sets(index))
+            continue
         keys = _level_keys(level, default_provider, case_sensitive_providers)
-        tokens.update(_level_tokens(index, keys))
+        tokens.update(_level_tokens(index, len(level.sets), keys, mentions=index < last))
     return AclEncoding(frozenset(tokens), shape)
 
 
@@ -134,10 +158,13 @@ def _level_keys(
                 yield kind, index, key
 
 
-def _level_tokens(level: int, keys: Iterable[tuple[str, int, IdentityKey]]) -> Iterator[int]:
+def _level_tokens(
+    level: int, sets: int, keys: Iterable[tuple[str, int, IdentityKey]], *, mentions: bool
+) -> Iterator[int]:
     for kind, pset, key in keys:
-        yield _mention(level, key)
-        yield _allow(level, pset, key) if kind == "a" else _deny(level, key)
+        if mentions:
+            yield _mention(level, key)
+        yield _allow(level, sets, pset, key) if kind == "a" else _deny(level, key)
 
 
 # --- filter expressions ------------------------------------------------------------------------
@@ -230,29 +257,44 @@ def not_(child: Expr) -> Expr:
 
 def visibility_filter(user: frozenset[IdentityKey], shapes: Iterable[tuple[int, ...]]) -> Expr:
     """The filter matching exactly the docs ``user`` may see, among docs of the given shapes."""
+    return _visibility_filter(user, tuple(sorted(set(shapes))))
+
+
+@lru_cache(maxsize=256)
+def _visibility_filter(user: frozenset[IdentityKey], shapes: tuple[tuple[int, ...], ...]) -> Expr:
+    # Cached: a user's searches reuse one filter (the expander returns the same identity set
+    # object while the identity graph is unchanged, so the key hashes in constant time).
     allow_ids = user | {ANONYMOUS}
     deny_ids = user - {ANONYMOUS}
-    return any_expr(*(_shape_filter(shape, allow_ids, deny_ids) for shape in dict.fromkeys(shapes)))
+    reaching = tuple(shape for shape in shapes if shape)  # no levels: visible to nobody
+    return _level_filter(0, reaching, allow_ids, deny_ids) if reaching else MATCH_NONE
 
 
-def _shape_filter(
-    shape: tuple[int, ...], allow_ids: frozenset[IdentityKey], deny_ids: frozenset[IdentityKey]
+def _level_filter(
+    level: int,
+    shapes: tuple[tuple[int, ...], ...],
+    allow_ids: frozenset[IdentityKey],
+    deny_ids: frozenset[IdentityKey],
 ) -> Expr:
-    reached_past: Expr = MATCH_NONE  # the verdict once every level of the shape was inconclusive
-    for level in reversed(range(len(shape))):
-        if shape[level] == 0:
-            reached_past = MATCH_ALL  # a level with no sets allows whoever reaches it
-            continue
-        allows = all_of(
-            not_(any_of(_deny(level, key) for key in deny_ids)),
-            *(
-                any_of(_allow(level, pset, key) for key in allow_ids)
-                for pset in range(shape[level])
-            ),
+    """Docs of ``shapes`` visible from ``level`` on (``shapes`` all reach ``level``)."""
+    counts = sorted({shape[level] for shape in shapes})
+    allows = any_expr(
+        *(
+            all_of(*(any_of(_allow(level, n, j, key) for key in allow_ids) for j in range(n)))
+            for n in counts
+            if n
         )
-        inconclusive = not_(any_of(_mention(level, key) for key in allow_ids))
-        reached_past = any_expr(allows, all_of(inconclusive, reached_past))
-    return all_of(AnyOf(frozenset({_shape(shape)})), reached_past)
+    )
+    allows = all_of(not_(any_of(_deny(level, key) for key in deny_ids)), allows)
+    if counts[0] == 0:
+        allows = any_expr(AnyOf(frozenset({_no_sets(level)})), allows)
+    # docs whose level has no sets are decided here; the others may go on
+    going_on = tuple(shape for shape in shapes if shape[level] and len(shape) > level + 1)
+    if not going_on:
+        return allows
+    inconclusive = not_(any_of(_mention(level, key) for key in allow_ids))
+    deeper = _level_filter(level + 1, going_on, allow_ids, deny_ids)
+    return any_expr(allows, all_of(inconclusive, deeper))
 
 
 def matches(expr: Expr, doc_tokens: Set[int]) -> bool:

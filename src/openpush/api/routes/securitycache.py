@@ -11,7 +11,10 @@ the graph searches expand through.
   ``{name, provider?, type?, infos?}`` (provider defaults to ``providerId``) and
   ``?recursive=false&page=&pageSize=``: the identities it is a child of (groups listing it as a
   member, identities granted to it) or its children (the members of a group, the identities
-  it is granted to). ``recursive=true`` walks transitively, cycle-safe. Relationships are
+  it is granted to). ``recursive=true`` walks transitively, cycle-safe.
+- ``POST /entities/{providerId}/members/aliases`` (openpush's own), same body and parameters:
+  the identities mapped to it as aliases (``PUT …/providers/{p}/mappings``), in both
+  directions, since an alias is held both ways. Relationships are
   listed as stored, disabled identities included (their ``state`` says so), so this view can
   differ from what a search expands to; ``…/documents/access`` explains the latter.
   An identity the graph knows nothing about (no record, no relationship) is 404
@@ -24,13 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from openpush.api.auth import Caller, caller_for_org, runtime_of
 from openpush.api.body import read_json_object
 from openpush.api.responses import JsonResponse
 from openpush.api.routes.identities import ProviderNotFoundError
-from openpush.api.wire import page_model, parse_bool
+from openpush.api.wire import MAX_PAGE, page_model, parse_bool
 from openpush.domain.identities import SecurityProvider
 from openpush.domain.organizations import Privilege
 from openpush.domain.permissions import IdentityType, parse_identity_type
@@ -115,7 +118,7 @@ async def list_entities(
     request: Request,
     organizationId: str,
     providerId: str,
-    page: int = 0,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
     perPage: int | None = None,
     pageSize: int | None = None,
 ) -> JsonResponse:
@@ -163,6 +166,10 @@ def _related(start: IdentityKey, step: Related, recursive: bool) -> list[Identit
     return found
 
 
+def _steps(graph: Any) -> dict[str, Related]:
+    return {"parents": graph.parents, "children": graph.children, "aliases": graph.aliases}
+
+
 async def _members(
     request: Request,
     organizationId: str,
@@ -182,11 +189,11 @@ async def _members(
     identities = runtime.store.identities
     graph = identities.graph(caller.org_id)
     known = identities.get_identities(caller.org_id, [key])
-    if key not in known and not graph.parents([key]) and not graph.children([key]):
+    if key not in known and not any(step([key]) for step in _steps(graph).values()):
         raise IdentityNotFoundError(
             f"the security cache holds no identity {key.name!r} in provider {key.provider!r}"
         )
-    step: Related = graph.parents if direction == "parents" else graph.children
+    step: Related = _steps(graph)[direction]
     related = _related(key, step, deep)
     chunk = related[number * size : (number + 1) * size]
     records = identities.get_identities(caller.org_id, chunk)
@@ -203,7 +210,7 @@ async def parents(
     organizationId: str,
     providerId: str,
     recursive: str | None = None,
-    page: int = 0,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
     perPage: int | None = None,
     pageSize: int | None = None,
 ) -> JsonResponse:
@@ -218,12 +225,29 @@ async def children(
     organizationId: str,
     providerId: str,
     recursive: str | None = None,
-    page: int = 0,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
     perPage: int | None = None,
     pageSize: int | None = None,
 ) -> JsonResponse:
     return await _members(
         request, organizationId, providerId, "children", recursive, page, perPage, pageSize
+    )
+
+
+@router.post(
+    "/entities/{providerId}/members/aliases", summary="The aliases of an identity (openpush)"
+)
+async def aliases(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    recursive: str | None = None,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    perPage: int | None = None,
+    pageSize: int | None = None,
+) -> JsonResponse:
+    return await _members(
+        request, organizationId, providerId, "aliases", recursive, page, perPage, pageSize
     )
 
 

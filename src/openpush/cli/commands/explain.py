@@ -1,10 +1,13 @@
-"""``openpush explain DOCUMENT_ID --source SRC --user USER``: may this user see this item, and why.
+"""``openpush explain DOCUMENT_ID --user USER [--source SRC]``: may this user see it, and why.
 
 A client of ``GET /rest/organizations/{org}/sources/{src}/documents/access`` (openpush's own
 endpoint, see ``openpush.api.routes.access``): it prints the verdict search would reach for the
 user, the reason, the deciding level and set, the permission identities that matched, and how
 the user holds each of them (the chain of memberships, granted identities and aliases from the
 identity they log in with). ``--json`` prints the server's answer as it is.
+
+Without ``--source`` the command asks every source of the organization and explains the one
+that holds the item indexed (several such sources: it asks for ``--source``).
 
 Exit codes, like ``grep``: 0 when the user sees the item, 1 when they do not, 2 for usage,
 connection and HTTP errors (an unknown document among them).
@@ -57,6 +60,37 @@ def fetch_access(
         raise ExplainError(http_error_detail(response))
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def find_access(
+    url: str, org: str, api_key: str, document_id: str, user: str, provider: str
+) -> dict[str, Any]:
+    """The explanation from the one source that holds ``document_id`` indexed."""
+    base = url.rstrip("/")
+    auth = {"Authorization": f"Bearer {api_key}"}
+    try:
+        listed = httpx.get(
+            f"{base}/rest/organizations/{quote(org, safe='')}/sources", headers=auth, timeout=60
+        )
+    except httpx.HTTPError as exc:
+        raise ExplainError(f"cannot reach the server at {url}: {exc}") from exc
+    if listed.status_code != 200:
+        raise ExplainError(http_error_detail(listed))
+    found: list[dict[str, Any]] = []
+    for model in listed.json():
+        try:
+            found.append(fetch_access(url, org, api_key, model["id"], document_id, user, provider))
+        except ExplainError as exc:
+            if "DOCUMENT_NOT_FOUND" not in exc.message:
+                raise
+    if not found:
+        raise ExplainError(f"no source holds {document_id!r} indexed")
+    if len(found) > 1:
+        names = ", ".join(answer["sourceId"] for answer in found)
+        raise ExplainError(
+            f"{document_id!r} is indexed in several sources ({names}): give --source"
+        )
+    return found[0]
 
 
 def _label(ref: dict[str, Any] | None) -> str:
@@ -131,7 +165,12 @@ def print_verdict(console: Console, answer: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("document_id")
-@click.option("--source", "-s", required=True, help="Id of the source holding the item.")
+@click.option(
+    "--source",
+    "-s",
+    default=None,
+    help="Id of the source holding the item [default: the one source that holds it].",
+)
 @click.option("--user", "-u", required=True, help="Name of the user's identity.")
 @click.option(
     "--provider",
@@ -144,7 +183,7 @@ def print_verdict(console: Console, answer: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the server's answer as JSON.")
 def explain(
     document_id: str,
-    source: str,
+    source: str | None,
     user: str,
     provider: str,
     url: str,
@@ -158,7 +197,10 @@ def explain(
     and set, the matched identities and how the user holds them. Exits 0 when the user sees
     the item, 1 when not, 2 on errors.
     """
-    answer = fetch_access(url, org, api_key, source, document_id, user, provider)
+    if source is None:
+        answer = find_access(url, org, api_key, document_id, user, provider)
+    else:
+        answer = fetch_access(url, org, api_key, source, document_id, user, provider)
     if as_json:
         click.echo(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     else:

@@ -8,7 +8,6 @@ values: word matches) and ``fx`` (typed values: numeric and date comparisons).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 import tantivy
@@ -31,11 +30,13 @@ from openpush.search.query import (
     StringValue,
     Term,
     Wildcard,
-    resolve_date,
+    format_number,
+    parse_number,
+    resolve_span,
 )
 from openpush.security import acl
 
-__all__ = ["QueryCompiler", "compile_acl", "lower_analyzer", "text_analyzer"]
+__all__ = ["QueryCompiler", "compile_acl", "lower_analyzer", "text_analyzer", "wildcard_regex"]
 
 _TITLE_BOOST = 2.0
 
@@ -85,7 +86,16 @@ def compile_acl(schema: tantivy.Schema, expr: acl.Expr) -> Query:
         # wrapped in a zero constant score, so it never changes the ranking.
         return _should([Query.term_query(schema, "acl", t) for t in sorted(expr.tokens)])
     if isinstance(expr, acl.AllOf):
-        return _must(*(compile_acl(schema, c) for c in expr.children))
+        # negated children as MustNot clauses: no match-all scan to subtract them from
+        clauses = [
+            (Occur.MustNot, compile_acl(schema, c.child))
+            if isinstance(c, acl.Not)
+            else (Occur.Must, compile_acl(schema, c))
+            for c in expr.children
+        ]
+        if all(occur == Occur.MustNot for occur, _ in clauses):
+            clauses.insert(0, (Occur.Must, Query.all_query()))
+        return Query.boolean_query(clauses)
     if isinstance(expr, acl.AnyExpr):
         return _should([compile_acl(schema, c) for c in expr.children])
     if isinstance(expr, acl.Not):
@@ -94,13 +104,28 @@ def compile_acl(schema: tantivy.Schema, expr: acl.Expr) -> Query:
 
 
 class QueryCompiler:
+    """Syntax trees → tantivy queries, for one index.
+
+    Field expressions follow the field's type (``openpush.search.binding`` has already
+    converted the values): on STRING fields ``==`` is an exact, case-insensitive match on
+    ``fl``, ``=`` a word or phrase match on ``ft`` and ``*=`` a wildcard over the field's
+    values; on numeric and DATE fields every operator is a range over ``fx``, a date covering
+    the span its precision names (``openpush.search.query.resolve_span``). ``<>`` matches items
+    that have the field and none of the values; a bare ``@field`` items that have the field.
+    """
+
     def __init__(
-        self, index: tantivy.Index, schema: tantivy.Schema, now_ms: Callable[[], int]
+        self,
+        index: tantivy.Index,
+        schema: tantivy.Schema,
+        now_ms: Callable[[], int],
+        searcher: Callable[[], tantivy.Searcher] | None = None,
     ) -> None:
         self._index = index
         self._schema = schema
         self._text = text_analyzer()
         self._now_ms = now_ms
+        self._searcher = searcher or index.searcher
 
     def words(self, text: str) -> list[str]:
         return list(self._text.analyze(text))
@@ -121,7 +146,8 @@ class QueryCompiler:
         if isinstance(node, Not):
             return _negate(self.compile(node.child, fields))
         if isinstance(node, FieldExpr):
-            return self._field(node, fields)
+            definition = fields.get(node.field)
+            return self._field(node, definition.type if definition else None)
         raise QuerySyntaxError(f"unsupported expression {node!r}")
 
     def _text_query(self, words: list[str]) -> Query:
@@ -137,79 +163,133 @@ class QueryCompiler:
         return _should(options)
 
     def _wildcard(self, pattern: str) -> Query:
-        regex = ".*".join(re.escape(part.lower()) for part in pattern.split("*"))
+        regex = wildcard_regex(pattern.lower())
         return _should([Query.regex_query(self._schema, name, regex) for name in ("title", "body")])
 
     # -- field expressions --------------------------------------------------------------
 
-    def _field(self, node: FieldExpr, fields: Mapping[str, FieldDefinition]) -> Query:
-        definition = fields.get(node.field)
-        kind = definition.type if definition else FieldType.STRING
+    def _field(self, node: FieldExpr, kind: FieldType | None) -> Query:
         path = node.field
+        exists = Query.exists_query(f"fx.{path}")
         if node.op == "exists":
-            return Query.exists_query(f"fx.{path}")
+            return exists
         value = node.value
-        if node.op == "<>":
-            return _negate(self._equals(path, kind, value, exact=True))
-        if node.op in {"==", "="}:
-            return self._equals(path, kind, value, exact=node.op == "==")
         if node.op == "*=":
             return self._field_wildcard(path, value)
-        return self._compare(path, kind, node.op, value)
+        if node.op in _COMPARISONS:
+            assert isinstance(value, NumberValue | DateValue)
+            low, high, high_inclusive = self._bounds(value)
+            bounds = _COMPARISONS[node.op](low, high, high_inclusive)
+            return self.range_query(f"fx.{path}", *bounds)
+        matches = self._matches(path, kind, value, exact=node.op != "=")
+        if node.op == "<>":
+            return Query.boolean_query([(Occur.Must, exists), (Occur.MustNot, matches)])
+        return matches
 
-    def _equals(self, path: str, kind: FieldType, value: object, *, exact: bool) -> Query:
+    def _matches(self, path: str, kind: FieldType | None, value: object, *, exact: bool) -> Query:
         if isinstance(value, ListValue):
-            return _should([self._equals(path, kind, v, exact=exact) for v in value.values])
+            return _should([self._matches(path, kind, v, exact=exact) for v in value.values])
         if isinstance(value, RangeValue):
-            return self._range(path, kind, value.low, value.high)
-        if kind is FieldType.STRING:
-            text = value.text if isinstance(value, StringValue) else _scalar_text(value)
-            if exact:
-                return Query.term_query(self._schema, f"fl.{path}", text.lower())
-            words = self.words(text)
-            if not words:
-                return Query.all_query()
-            if len(words) == 1:
-                return Query.term_query(self._schema, f"ft.{path}", words[0])
-            return Query.phrase_query(self._schema, f"ft.{path}", words)
-        return self._range(path, kind, value, value)
+            low, _, _ = self._bounds(value.low)
+            _, high, high_inclusive = self._bounds(value.high)
+            return self.range_query(f"fx.{path}", low, True, high, high_inclusive)
+        if kind is FieldType.STRING or (kind is None and isinstance(value, StringValue)):
+            return self._string(path, _scalar_text(value), exact=exact)
+        low, high, high_inclusive = self._bounds(value)
+        return self.range_query(f"fx.{path}", low, True, high, high_inclusive)
+
+    def _string(self, path: str, text: str, *, exact: bool) -> Query:
+        if exact:
+            return Query.term_query(self._schema, f"fl.{path}", text.lower())
+        words = self.words(text)
+        if not words:
+            return Query.all_query()
+        if len(words) == 1:
+            return Query.term_query(self._schema, f"ft.{path}", words[0])
+        return Query.phrase_query(self._schema, f"ft.{path}", words)
 
     def _field_wildcard(self, path: str, value: object) -> Query:
-        text = value.text if isinstance(value, StringValue) else _scalar_text(value)
-        regex = ".*".join(re.escape(part.lower()) for part in text.split("*"))
-        regex = regex.replace(r"\?", ".")
-        return self._index.parse_query(f"fl.{path}:/{regex}/")
+        """The field's raw values matching the patterns, as a term set (no regex on JSON)."""
+        values = value.values if isinstance(value, ListValue) else (value,)
+        regex = "|".join(wildcard_regex(_scalar_text(v), single="?") for v in values)
+        column = f"fx.{path}"
+        terms = {"field": column, "size": _WILDCARD_VALUES, "include": f"(?i)(?:{regex})"}
+        found = self._searcher().aggregate(Query.exists_query(column), {"v": {"terms": terms}})
+        matched = [bucket["key"] for bucket in found["v"]["buckets"]]
+        if not matched:
+            return Query.empty_query()
+        return Query.term_set_query(self._schema, column, matched)
 
-    def _compare(self, path: str, kind: FieldType, op: str, value: object) -> Query:
-        bound = self._literal(kind, value)
-        text = {">": f">{bound}", ">=": f">={bound}", "<": f"<{bound}", "<=": f"<={bound}"}[op]
-        return self._index.parse_query(f"fx.{path}:{text}")
-
-    def _range(self, path: str, kind: FieldType, low: object, high: object) -> Query:
-        return self._index.parse_query(
-            f"fx.{path}:[{self._literal(kind, low)} TO {self._literal(kind, high)}]"
-        )
-
-    def _literal(self, kind: FieldType, value: object) -> str:
+    def _bounds(self, value: object) -> tuple[int | float, int | float, bool]:
+        """``(low, high, high_inclusive)``: the values a scalar stands for."""
         if isinstance(value, DateValue):
-            number: float = resolve_date(value.spec, self._now_ms())
-        elif isinstance(value, NumberValue):
-            number = value.number
-        elif isinstance(value, StringValue):
-            try:
-                number = float(value.text)
-            except ValueError:
-                raise QuerySyntaxError(f"{value.text!r} is not a number") from None
+            start, end = resolve_span(value.spec, self._now_ms())
+            return start, end, False
+        if isinstance(value, NumberValue):
+            return value.number, value.number, True
+        if isinstance(value, StringValue):
+            number = parse_number(value.text.strip())
+            if number is not None:
+                return number, number, True
+            raise QuerySyntaxError(f"{value.text!r} is not a number")
+        raise QuerySyntaxError(f"cannot compare with {value!r}")
+
+    def range_query(
+        self,
+        column: str,
+        low: float | None,
+        low_inclusive: bool,
+        high: float | None,
+        high_inclusive: bool,
+    ) -> Query:
+        """A numeric ``column`` between two bounds (None: open); ints and floats both match."""
+        if low is None and high is None:
+            return Query.exists_query(column)
+        if high is None:
+            text = f"{'>=' if low_inclusive else '>'}{_number(low)}"
+        elif low is None:
+            text = f"{'<=' if high_inclusive else '<'}{_number(high)}"
         else:
-            raise QuerySyntaxError(f"cannot compare with {value!r}")
-        if kind is FieldType.DOUBLE:
-            return repr(float(number))
-        return str(int(number))
+            opening, closing = "[" if low_inclusive else "{", "]" if high_inclusive else "}"
+            text = f"{opening}{_number(low)} TO {_number(high)}{closing}"
+        return self._index.parse_query(f"{column}:{text}")
+
+
+_WILDCARD_VALUES = 65_536
+_Bound = tuple[float | None, bool, float | None, bool]
+_COMPARISONS: dict[str, Callable[[float, float, bool], _Bound]] = {
+    ">": lambda low, high, incl: (high, not incl, None, True),
+    ">=": lambda low, high, incl: (low, True, None, True),
+    "<": lambda low, high, incl: (None, True, low, False),
+    "<=": lambda low, high, incl: (None, True, high, incl),
+}
+_REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
+
+
+def wildcard_regex(pattern: str, *, single: str | None = None) -> str:
+    """A regex for a wildcard pattern: ``*`` is any run of characters, ``single`` any one."""
+    parts = []
+    for char in pattern:
+        if char == "*":
+            parts.append(".*")
+        elif char == single:
+            parts.append(".")
+        elif char in _REGEX_META:
+            parts.append("\\" + char)
+        else:
+            parts.append(char)
+    return "".join(parts)
+
+
+def _number(value: float | None) -> str:
+    return format_number(value) if value is not None else ""
 
 
 def _scalar_text(value: object) -> str:
+    if isinstance(value, StringValue):
+        return value.text
     if isinstance(value, NumberValue):
-        return str(value.number)
+        return format_number(value.number)
     if isinstance(value, DateValue):
         return value.spec
     raise QuerySyntaxError(f"cannot match a string field with {value!r}")

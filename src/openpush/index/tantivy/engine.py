@@ -1,9 +1,12 @@
 """The embedded search index on tantivy.
 
 One index directory holds every organization; every query is scoped to one organization by
-a term on ``org`` that the caller cannot remove. Field values live in two JSON fields:
-``fx`` (raw values, fast: exact matches, facets, sorting) and ``ft`` (analysed text: word
-matches inside field values). Permission tokens live in the multi-valued u64 field ``acl``.
+a term on ``org`` that the caller cannot remove. Field values live in three JSON fields:
+``fx`` (raw values, fast: numeric and date ranges, facets, sorting; plus ``_uid``, the
+item's uid, the last key of every field sort), ``fl`` (string values lower-cased: exact and
+wildcard matches) and ``ft`` (analysed text: word matches inside field values). Permission
+tokens live in the multi-valued u64 field ``acl``. Field sorts are in ``_sort``, facet counts
+in ``_facets``; both run on the query ``_scope`` builds, so they see only visible items.
 
 Only one process may hold the writer (tantivy's lock file); other processes open the index
 to search and :meth:`TantivyIndex.refresh` picks up new commits.
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,10 @@ import orjson
 import tantivy
 from tantivy import Occur, Query
 
+from openpush.domain.fields import FieldType
 from openpush.index.base import (
+    FacetResult,
+    FieldFilter,
     IndexDocument,
     IndexHit,
     IndexResult,
@@ -28,18 +36,40 @@ from openpush.index.base import (
     Visibility,
     document_uid,
 )
+from openpush.index.tantivy._facets import FacetCounter, FacetJob
+from openpush.index.tantivy._sort import UID_COLUMN, FieldSorter, Kind, Ref, SortColumn
 from openpush.index.tantivy.compile import (
     QueryCompiler,
     compile_acl,
     lower_analyzer,
     text_analyzer,
 )
+from openpush.security.acl import Expr
 
 __all__ = ["TantivyIndex"]
 
 TEXT = "op_text"
 LOWER = "op_lower"
+UID_KEY = UID_COLUMN.removeprefix("fx.")
 _REFRESH_INTERVAL = 0.05
+_ACL_QUERIES = 256  # compiled permission filters kept (one per recent user and shape list)
+_RELEVANCY = frozenset({"relevancy", "qre"})
+_SORT_KINDS: dict[FieldType, Kind] = {
+    FieldType.LONG: "integer",
+    FieldType.LONG_64: "integer",
+    FieldType.DATE: "integer",
+    FieldType.DOUBLE: "double",
+}
+
+
+def _all(query: Query, *others: Query) -> Query:
+    if not others:
+        return query
+    return Query.boolean_query([(Occur.Must, q) for q in (query, *others)])
+
+
+def _any(*queries: Query) -> Query:
+    return Query.boolean_query([(Occur.Should, q) for q in queries])
 
 
 def build_schema() -> tantivy.Schema:
@@ -79,8 +109,8 @@ class _TantivyWriter:
         doc.add_integer("date", int(document.date_ms))
         for token in document.acl:
             doc.add_unsigned("acl", token)
+        doc.add_json("fx", orjson.dumps({**document.fields, UID_KEY: uid}).decode())
         if document.fields:
-            doc.add_json("fx", orjson.dumps(document.fields).decode())
             strings = {
                 k: [v for v in vs if isinstance(v, str)] for k, vs in document.fields.items()
             }
@@ -120,10 +150,13 @@ class TantivyIndex:
         self.index.register_tokenizer(TEXT, text_analyzer())
         self.index.register_tokenizer(LOWER, lower_analyzer())
         self._heap = max(writer_heap_mb, 16) * 1024 * 1024
-        self._compiler = QueryCompiler(self.index, self.schema, lambda: int(time.time() * 1000))
+        self._compiler = QueryCompiler(
+            self.index, self.schema, lambda: int(time.time() * 1000), lambda: self._searcher
+        )
         self._lock = threading.Lock()
         self._refreshed = 0.0
         self._searcher = self.index.searcher()
+        self._acl_queries: OrderedDict[Expr, Query] = OrderedDict()
 
     def writer(self) -> _TantivyWriter:
         return _TantivyWriter(self, self._heap)
@@ -151,6 +184,20 @@ class TantivyIndex:
             )
         return Query.boolean_query(clauses)
 
+    def _acl_query(self, expr: Expr) -> Query:
+        """The compiled permission filter; a user's searches reuse it (queries are immutable)."""
+        with self._lock:
+            query = self._acl_queries.get(expr)
+            if query is not None:
+                self._acl_queries.move_to_end(expr)
+                return query
+        query = compile_acl(self.schema, expr)
+        with self._lock:
+            self._acl_queries[expr] = query
+            while len(self._acl_queries) > _ACL_QUERIES:
+                self._acl_queries.popitem(last=False)
+        return query
+
     def _visibility(self, visibility: Visibility) -> Query:
         options = []
         if visibility.shared:
@@ -163,7 +210,7 @@ class TantivyIndex:
                             Occur.Must,
                             Query.term_set_query(self.schema, "source", sorted(visibility.secured)),
                         ),
-                        (Occur.Must, compile_acl(self.schema, visibility.acl)),
+                        (Occur.Must, self._acl_query(visibility.acl)),
                     ]
                 )
             )
@@ -174,28 +221,107 @@ class TantivyIndex:
     def search(self, request: IndexSearch) -> IndexResult:
         self.refresh()
         searcher = self._searcher
-        query = self._scope(request)
-        limit = max(request.count, 0)
-        kwargs: dict[str, Any] = {"offset": request.first}
-        sort = request.sort[0] if request.sort else None
-        if sort is not None and sort.field == "date":
-            kwargs["order_by_field"] = "date"
-            kwargs["order"] = tantivy.Order.Desc if sort.descending else tantivy.Order.Asc
-        result = searcher.search(query, max(limit, 1), count=True, **kwargs)
-        hits = []
-        for score, address in result.hits[:limit]:
-            stored = searcher.doc(address).to_dict()
-            hits.append(
-                IndexHit(
-                    source_id=stored["source"][0],
-                    document_id=stored["uri"][0],
-                    title=stored["title"][0] if stored.get("title") else "",
-                    body=stored["body"][0] if stored.get("body") else "",
-                    score=float(score) if isinstance(score, float) else 0.0,
-                    raw=orjson.loads(stored["rawb"][0]),
+        scope = self._scope(request)
+        filters = [(f.owner, self._filter(f)) for f in request.filters]
+        query = _all(scope, *(q for _, q in filters))
+        limit, first = max(request.count, 0), max(request.first, 0)
+        columns = self._sort_columns(request)
+        if columns is None:
+            relevancy = not request.sort or request.sort[0].field in _RELEVANCY
+            ranked = query if relevancy else Query.const_score_query(query, 0.0)
+            result = searcher.search(ranked, max(limit, 1), count=True, offset=first)
+            total = int(result.count or 0)
+            hits = [self._hit(searcher.doc(a), s) for s, a in result.hits[:limit]]
+        else:
+            sorter = FieldSorter(searcher, self.schema, self._compiler.range_query)
+            total, refs = sorter.sort(query, columns, first, limit)
+            hits = self._load(searcher, refs)
+        facets = self._facets(searcher, request, scope, filters)
+        return IndexResult(total=total, hits=hits, facets=facets)
+
+    def _sort_columns(self, request: IndexSearch) -> list[SortColumn] | None:
+        """The columns of a field sort (uid last), or None to rank by score or index order."""
+        keys = list(request.sort)
+        if not keys or keys[0].field in _RELEVANCY or keys[0].field == "nosort":
+            return None
+        columns = []
+        for key in keys:
+            if key.field == "date":
+                columns.append(SortColumn("date", key.descending, "date"))
+                continue
+            definition = request.fields.get(key.field)
+            kind = _SORT_KINDS.get(definition.type if definition else FieldType.STRING, "string")
+            columns.append(SortColumn(f"fx.{key.field}", key.descending, kind))
+        columns.append(SortColumn(UID_COLUMN, kind="uid"))
+        return columns
+
+    def _filter(self, wanted: FieldFilter) -> Query:
+        """A facet selection: the field has one of the values or a value in one of the ranges."""
+        column = f"fx.{wanted.field}"
+        options = []
+        if wanted.values:
+            options.append(Query.term_set_query(self.schema, column, list(wanted.values)))
+        for wanted_range in wanted.ranges:
+            options.append(
+                self._compiler.range_query(
+                    column, wanted_range.start, True, wanted_range.end, wanted_range.end_inclusive
                 )
             )
-        return IndexResult(total=int(result.count or 0), hits=hits)
+        if not options:
+            return Query.empty_query()
+        return options[0] if len(options) == 1 else _any(*options)
+
+    def _facets(
+        self,
+        searcher: tantivy.Searcher,
+        request: IndexSearch,
+        scope: Query,
+        filters: list[tuple[str, Query]],
+    ) -> list[FacetResult]:
+        """Facet counts; facets that end up with the same query share one aggregation pass."""
+        queries: dict[tuple[str, frozenset[str]], Query] = {}
+        jobs = []
+        for facet in request.facets:
+            applied = frozenset(owner for owner, _ in filters if not owner or owner != facet.id)
+            key = (facet.id if facet.query is not None else "", applied)
+            if key not in queries:
+                base = scope
+                if facet.query is not None:
+                    base = self._scope(replace(request, query=facet.query))
+                wanted = [q for owner, q in filters if owner in applied]
+                queries[key] = _all(base, *wanted)
+            definition = request.fields.get(facet.field)
+            kind = FieldType(definition.type) if definition else None
+            jobs.append(FacetJob(facet, queries[key], kind))
+        return FacetCounter(searcher, self.schema).count(jobs)
+
+    def _load(self, searcher: tantivy.Searcher, refs: list[Ref]) -> list[IndexHit]:
+        """The stored items of ``refs`` (uids or addresses), in that order."""
+        uids = [ref for ref in refs if isinstance(ref, str)]
+        by_uid: dict[str, Any] = {}
+        if uids:
+            found = searcher.search(Query.term_set_query(self.schema, "uid", uids), len(uids))
+            for _, address in found.hits:
+                stored = searcher.doc(address).to_dict()
+                by_uid[stored["uid"][0]] = stored
+        hits = []
+        for ref in refs:
+            stored = by_uid.get(ref) if isinstance(ref, str) else searcher.doc(ref).to_dict()
+            if stored is not None:
+                hits.append(self._hit(stored, 0.0))
+        return hits
+
+    @staticmethod
+    def _hit(document: Any, score: object) -> IndexHit:
+        stored = document if isinstance(document, dict) else document.to_dict()
+        return IndexHit(
+            source_id=stored["source"][0],
+            document_id=stored["uri"][0],
+            title=stored["title"][0] if stored.get("title") else "",
+            body=stored["body"][0] if stored.get("body") else "",
+            score=float(score) if isinstance(score, float) else 0.0,
+            raw=orjson.loads(stored["rawb"][0]),
+        )
 
     def close(self) -> None:
         self._searcher = None  # type: ignore[assignment]
