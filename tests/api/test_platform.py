@@ -166,3 +166,114 @@ async def test_logs_time_window(api: Api) -> None:
         params={"from": "yesterday-ish"},
     )
     assert r.status_code == 412
+
+
+async def source_models(api: Api, source: str) -> list[dict]:
+    """The source's model as each of the three source endpoints returns it."""
+    base = f"/rest/organizations/{ORG}/sources"
+    one = await api.http.get(f"{base}/{source}", headers=api.auth())
+    whole = await api.http.get(base, headers=api.auth())
+    paged = await api.http.get(f"{base}/pages", headers=api.auth(), params={"perPage": 1000})
+    for r in (one, whole, paged):
+        assert r.status_code == 200, r.text
+    assert paged.json()["sourceModels"] == paged.json()["items"]
+    return [
+        one.json(),
+        next(m for m in whole.json() if m["id"] == source),
+        next(m for m in paged.json()["sourceModels"] if m["id"] == source),
+    ]
+
+
+async def information(api: Api, source: str) -> dict:
+    models = await source_models(api, source)
+    infos = [m["information"] for m in models]
+    assert infos[0] == infos[1] == infos[2]
+    return dict(infos[0])
+
+
+async def test_source_information_counts_live_items(api: Api) -> None:
+    source = await api.create_source(visibility="SHARED")
+    other = await api.create_source("other", visibility="SHARED")
+    info = await information(api, source)
+    assert info["numberOfDocuments"] == 0
+    assert info["sourceStatus"]["numberOfDocuments"] == 0
+    for i in range(3):
+        assert (await api.push(source, f"https://x/{i}", {"data": "d"})).status_code == 202
+    await api.push(other, "https://y/1", {"data": "d"})
+    assert (await information(api, source))["numberOfDocuments"] == 0  # accepted, not indexed
+    api.drain()
+    assert (await information(api, source))["numberOfDocuments"] == 3
+    assert (await information(api, other))["numberOfDocuments"] == 1
+    await api.delete(source, "https://x/0")
+    await api.push(source, "https://x/bad", {"data": "d", "compressedBinaryData": "!!"})
+    api.drain()
+    info = await information(api, source)
+    assert (info["numberOfDocuments"], info["sourceStatus"]["numberOfDocuments"]) == (2, 2)
+
+
+async def test_source_status_follows_the_status_calls(api: Api) -> None:
+    source = await api.create_source()
+    url = f"/push/v1/organizations/{ORG}/sources/{source}/status"
+    info = await information(api, source)
+    assert info["sourceStatus"]["type"] == "PUSH_READY"
+    assert info["lastOperation"] is None
+    assert "currentOperation" not in info
+
+    r = await api.http.post(url, params={"statusType": "REBUILD"}, headers=api.auth())
+    assert r.status_code == 201
+    info = await information(api, source)
+    assert info["sourceStatus"]["type"] == "REFRESHING"
+    assert info["sourceStatus"]["refreshType"] == "REBUILD"
+    assert info["currentOperation"] == {"operationType": "REBUILD"}
+    assert info["lastOperation"] is None
+
+    await api.http.post(url, params={"statusType": "INCREMENTAL"}, headers=api.auth())
+    info = await information(api, source)
+    assert info["sourceStatus"]["refreshType"] == "INCREMENTAL_REFRESH"
+    assert info["lastOperation"]["operationType"] == "REBUILD"
+    assert info["lastOperation"]["result"] == "SUCCESS"
+
+    await api.http.post(url, params={"statusType": "IDLE"}, headers=api.auth())
+    info = await information(api, source)
+    assert info["sourceStatus"]["type"] == "IDLE"
+    assert info["sourceStatus"]["refreshType"] is None
+    assert "currentOperation" not in info
+    last = info["lastOperation"]
+    assert last["operationType"] == "INCREMENTAL_REFRESH"
+    assert last["timestamp"] >= last["startedDate"] > 0
+    assert info["sourceStatus"]["timestamp"] == last["timestamp"]
+
+
+async def test_source_lists_filter_by_host_type(api: Api) -> None:
+    await api.create_source("a")
+    await api.create_source("b", sourceType="CATALOG")
+    base = f"/rest/organizations/{ORG}/sources"
+    for params, expected in (
+        ({}, 2),
+        ({"filterHostType": "PUSH"}, 2),
+        ({"filterHostType": "CLOUD"}, 0),
+        ({"filterHostType": "crawling_module"}, 0),
+    ):
+        whole = (await api.http.get(base, params=params, headers=api.auth())).json()
+        paged = (await api.http.get(f"{base}/pages", params=params, headers=api.auth())).json()
+        assert len(whole) == paged["totalEntries"] == len(paged["sourceModels"]) == expected
+    r = await api.http.get(base, params={"filterHostType": "FTP"}, headers=api.auth())
+    assert (r.status_code, r.json()["errorCode"]) == (412, "INVALID_PARAMETER")
+
+
+async def test_organization_model_and_list(api: Api) -> None:
+    r = await api.http.get(f"/rest/organizations/{ORG}", headers=api.auth())
+    assert r.status_code == 200, r.text
+    org = r.json()
+    assert (org["id"], org["displayName"], org["readOnly"]) == (ORG, ORG, False)
+    assert isinstance(org["createdDate"], int)
+    assert {"type", "owner", "publicContentOnly", "configuration"} <= set(org)
+    assert org["organizationStatusModel"]["paused"] is False
+    listed = await api.http.get("/rest/organizations", headers=api.auth())
+    assert listed.status_code == 200
+    assert listed.json() == [org]
+    api.add_key("admin", "globex-key", org="globex")
+    r = await api.http.get("/rest/organizations/globex", headers=api.auth())
+    assert (r.status_code, r.json()["errorCode"]) == (404, "ORGANIZATION_NOT_FOUND")
+    r = await api.http.get("/rest/organizations", headers=api.auth("globex-key"))
+    assert [o["id"] for o in r.json()] == ["globex"]

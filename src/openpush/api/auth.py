@@ -24,7 +24,15 @@ from openpush.errors import (
 from openpush.runtime import Runtime
 from openpush.search.tokens import SearchTokenClaims
 
-__all__ = ["Caller", "authenticate", "caller_for_org", "runtime_of", "source_for"]
+__all__ = [
+    "Caller",
+    "authenticate",
+    "caller_for_org",
+    "credential_of",
+    "resolve",
+    "runtime_of",
+    "source_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,7 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def _credential(request: Request) -> str:
+def credential_of(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -59,9 +67,9 @@ def _credential(request: Request) -> str:
     raise AuthenticationError("missing credentials: send 'Authorization: Bearer <API key>'")
 
 
-def authenticate(request: Request) -> Caller:
-    runtime = runtime_of(request)
-    credential = _credential(request)
+def resolve(runtime: Runtime, credential: str) -> Caller:
+    """Who ``credential`` is. Keys are read from the store on every call (no cache), so a
+    key that is disabled or deleted is refused from its very next request."""
     if runtime.tokens.looks_like_token(credential):
         claims = runtime.tokens.verify(credential)
         return Caller(org_id=claims.org_id, token=claims)
@@ -69,6 +77,10 @@ def authenticate(request: Request) -> Caller:
     if key is None or not key.enabled:
         raise InvalidTokenError("the API key is unknown or disabled")
     return Caller(org_id=key.org_id, key=key)
+
+
+def authenticate(request: Request) -> Caller:
+    return resolve(runtime_of(request), credential_of(request))
 
 
 def caller_for_org(request: Request, org_id: str) -> Caller:

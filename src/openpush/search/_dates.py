@@ -14,6 +14,12 @@ openpush accepts a superset of that:
 
 Recognising a spec (``is_date_spec``) needs no clock; resolving it (``resolve_date``) takes the
 current time explicitly so that a whole query resolves against one instant.
+
+A date is as precise as it is written, and ``resolve_span`` gives the span it covers: a day for
+``2024/01/31``, ``today`` or ``yesterday-1w`` (no time of day and no offset below a day), a
+minute for ``2024/01/31@10:00``, a second for ``2024/01/31@10:00:00``, and a millisecond for
+a fraction, ``now`` or any offset in hours, minutes or seconds. Field comparisons use it, so
+``@date==2024/01/31`` matches the whole day and ``@date>2024/01/31`` starts the day after.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from openpush.errors import QuerySyntaxError
 
-__all__ = ["date_error", "is_date_spec", "resolve_date"]
+__all__ = ["date_error", "is_date_spec", "resolve_date", "resolve_span"]
 
 _ABSOLUTE = re.compile(
     r"(?P<year>\d{4})(?P<sep>[-/])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"
@@ -46,6 +52,8 @@ _FIXED_UNITS = {
     "w": timedelta(weeks=1),
 }
 _MONTHS_PER_UNIT = {"mo": 1, "y": 12}
+_DAY_MS = 86_400_000
+_SUB_DAY_UNITS = frozenset({"s", "m", "min", "h"})
 
 
 def is_date_spec(text: str) -> bool:
@@ -64,6 +72,30 @@ def resolve_date(spec: str, now_ms: int) -> int:
     except (ValueError, OverflowError) as exc:
         raise QuerySyntaxError(f"invalid date {spec!r}: {exc}", 0) from exc
     return (instant - _EPOCH) // _MILLISECOND
+
+
+def resolve_span(spec: str, now_ms: int) -> tuple[int, int]:
+    """``[start, end)`` in epoch milliseconds: the instant ``spec`` names, as wide as its precision.
+
+    Raises ``QuerySyntaxError`` as :func:`resolve_date` does.
+    """
+    start = resolve_date(spec, now_ms)
+    return start, start + _precision_ms(spec)
+
+
+def _precision_ms(spec: str) -> int:
+    relative = _RELATIVE.fullmatch(spec)
+    if relative is not None:
+        units = {offset["unit"] for offset in _OFFSET.finditer(relative["offsets"])}
+        if relative["base"] == "now" or units & _SUB_DAY_UNITS:
+            return 1
+        return _DAY_MS
+    absolute = _ABSOLUTE.fullmatch(spec)
+    if absolute is None or absolute["fraction"]:
+        return 1
+    if absolute["hour"] is None:
+        return _DAY_MS
+    return 60_000 if absolute["second"] is None else 1000
 
 
 def date_error(spec: str) -> str | None:

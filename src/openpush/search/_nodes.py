@@ -9,6 +9,7 @@ Build ``And``/``Or`` through ``all_of``/``any_of``: they flatten nesting and sim
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -97,9 +98,9 @@ class RangeValue:
 
 @dataclass(frozen=True, slots=True)
 class ListValue:
-    """``(a,b,c)``: the field matches any of the values."""
+    """``(a,b,1..5)``: the field matches any of the values; an item may be a range."""
 
-    values: tuple[Scalar, ...]
+    values: tuple[Scalar | RangeValue, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
@@ -130,6 +131,8 @@ def value_problem(op: str, value: Value | None) -> str | None:
         return f"operator {op} needs a number or a date"
     if op == "*=" and not _only_strings(value):
         return "operator *= needs a string or a list of strings"
+    if isinstance(value, ListValue) and any(isinstance(v, ListValue) for v in value.values):
+        return "a value list cannot contain a value list"
     return None
 
 
@@ -178,11 +181,16 @@ class Wildcard:
 
 @dataclass(frozen=True, slots=True)
 class FieldExpr:
-    """``@field op value``; ``op`` is ``exists`` (and ``value`` None) for a bare ``@field``."""
+    """``@field op value``; ``op`` is ``exists`` (and ``value`` None) for a bare ``@field``.
+
+    ``position`` is where the expression starts in the text it was parsed from (for error
+    messages); it takes no part in equality.
+    """
 
     field: str
     op: str
     value: Value | None = None
+    position: int = dataclasses.field(default=0, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if _FIELD_NAME.fullmatch(self.field) is None:

@@ -12,14 +12,16 @@ Grammar (keywords are upper-case only: ``and``, ``or`` and ``not`` are ordinary 
     primary    := "(" expression ")" | '"' phrase '"' | field | word
     field      := "@" name [ operator value ]         no operator: the field exists
     operator   := "==" | "=" | "<>" | "<" | "<=" | ">" | ">=" | "*="
-    value      := scalar [ ".." scalar ] | "(" scalar ( "," scalar )* ")"
+    value      := item | "(" item ( "," item )* ")"
+    item       := scalar [ ".." scalar ]
     scalar     := '"' string '"' | a bare number, date or string
 
 So ``a b OR c`` is ``a AND (b OR c)`` and ``NOT a OR b`` is ``(NOT a) OR b``. A ``-`` directly
 before a word, phrase, field or group negates it; a lone ``-`` is a word. A free-text word
 containing ``*`` is a ``Wildcard``. Comparison operators take only numbers and dates (as in
-Coveo's grammar), ranges only numbers or dates of one kind, ``*=`` only strings. A quoted value
-is always a ``StringValue``; an adapter may coerce it to its field's type.
+Coveo's grammar), ranges only numbers or dates of one kind, ``*=`` only strings. A value list
+may mix values and ranges (``@size==(1..5,10)``). A quoted value is always a ``StringValue``;
+:func:`openpush.search.binding.bind` later converts values to their field's type.
 
 ``combine`` builds Coveo's ``((q aq) OR dq) cq``. Absent or empty parts are left out of the
 expression rather than read as "everything", so a request with only ``dq`` matches ``dq``.
@@ -31,7 +33,7 @@ reading. ``enable_query_syntax`` applies to ``q`` only, as in Coveo.
 from __future__ import annotations
 
 from openpush.errors import QuerySyntaxError
-from openpush.search._dates import date_error, is_date_spec, resolve_date
+from openpush.search._dates import date_error, is_date_spec, resolve_date, resolve_span
 from openpush.search._lexer import Scanner, format_number, parse_number, quote, string_literal
 from openpush.search._nodes import (
     And,
@@ -76,9 +78,12 @@ __all__ = [
     "all_of",
     "any_of",
     "combine",
+    "format_number",
     "is_date_spec",
     "parse",
+    "parse_number",
     "resolve_date",
+    "resolve_span",
     "to_text",
 ]
 
@@ -197,6 +202,7 @@ class _Parser:
 
     def _field(self) -> FieldExpr:
         scan = self._scan
+        start = scan.pos
         name = scan.read_field_name()
         after_name = scan.pos
         scan.skip_spaces()
@@ -207,7 +213,7 @@ class _Parser:
             if not scan.at_space() and scan.peek() != ")":
                 message = f"unexpected {scan.peek()!r} after field name @{name}"
                 raise QuerySyntaxError(message, after_name)
-            return FieldExpr(name, "exists")
+            return FieldExpr(name, "exists", position=start)
         scan.skip_spaces()
         if scan.at_end() or scan.peek() == ")":
             raise QuerySyntaxError(f"operator {op} needs a value", op_position)
@@ -216,9 +222,9 @@ class _Parser:
         problem = value_problem(op, value)
         if problem:
             raise QuerySyntaxError(problem, value_position)
-        return FieldExpr(name, op, value)
+        return FieldExpr(name, op, value, position=start)
 
-    def _scalar_or_range(self, op: str) -> Value:
+    def _scalar_or_range(self, op: str) -> Scalar | RangeValue:
         scan = self._scan
         start = scan.pos
         low = self._scalar(op)
@@ -242,14 +248,14 @@ class _Parser:
         scan = self._scan
         opening = scan.pos
         scan.advance()
-        values: list[Scalar] = []
+        values: list[Scalar | RangeValue] = []
         while True:
             scan.skip_spaces()
             if scan.at_end():
                 raise _unclosed(opening)
             if scan.peek() == ")" and not values:
                 raise QuerySyntaxError("empty value list", opening)
-            values.append(self._scalar(op))
+            values.append(self._scalar_or_range(op))
             scan.skip_spaces()
             if scan.at_end():
                 raise _unclosed(opening)
@@ -370,7 +376,7 @@ def _field_text(node: FieldExpr) -> str:
 
 def _value_text(value: Value) -> str:
     if isinstance(value, ListValue):
-        return "(" + ",".join(_scalar_text(item) for item in value.values) + ")"
+        return "(" + ",".join(_value_text(item) for item in value.values) + ")"
     if isinstance(value, RangeValue):
         return f"{_scalar_text(value.low)}..{_scalar_text(value.high)}"
     return _scalar_text(value)

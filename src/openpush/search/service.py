@@ -5,6 +5,10 @@ search token's identities as they are (expansion through groups, aliases and gra
 identities plugs in here). Visibility is then compiled per source: items of SHARED sources
 are visible to everyone, items of SECURED sources when their permission model allows one of
 the user's identities, items of PRIVATE sources only to queries that view all content.
+
+The request's expressions, sort and facets are checked and turned into what the index is
+asked by :mod:`openpush.search.planning`; the index applies the visibility, the facet
+selections and the sort, and counts the facets, in one searcher.
 """
 
 from __future__ import annotations
@@ -12,13 +16,30 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from openpush.domain.fields import FieldDefinition, merged_fields
 from openpush.domain.sources import Source, SourceVisibility
-from openpush.index.base import IndexHit, IndexResult, IndexSearch, SearchIndex, SortKey, Visibility
-from openpush.search.query import FieldExpr, Node, Phrase, Term, all_of, combine, parse
+from openpush.index.base import (
+    FacetRequest,
+    FacetResult,
+    FieldFilter,
+    IndexHit,
+    IndexResult,
+    IndexSearch,
+    SearchIndex,
+    SortKey,
+    Visibility,
+)
+from openpush.search.planning import (
+    QueryParts,
+    build_query,
+    check_sort,
+    empty_facet,
+    facetable,
+)
+from openpush.search.query import FieldExpr, Node, Phrase, Term, Wildcard
 from openpush.search.tokens import UserId
 from openpush.security.acl import MATCH_NONE, visibility_filter
 from openpush.security.evaluate import IdentityKey, identity_key
@@ -65,6 +86,12 @@ class SearchRequest:
     fields_to_include: tuple[str, ...] | None = None
     fields_to_exclude: tuple[str, ...] = ()
     excerpt_length: int = 200
+    facets: tuple[FacetRequest, ...] = ()
+    filters: tuple[FieldFilter, ...] = ()
+    #: facet id -> (queryOverride, advancedQueryOverride, constantQueryOverride); None keeps
+    overrides: Mapping[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    #: the organization's fields, when the caller already read them
+    fields: Mapping[str, FieldDefinition] | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +101,9 @@ class SearchResponse:
     identities: frozenset[IdentityKey]
     duration_ms: int
     highlights: tuple[str, ...] = field(default_factory=tuple)
+    index_ms: int = 0
+    #: one per requested facet, in request order (``result.facets`` holds the counted ones)
+    facets: list[FacetResult] = field(default_factory=list)
 
 
 def _visibility(
@@ -87,7 +117,8 @@ def _visibility(
     return Visibility(shared, secured, visibility_filter(identities, parsed))
 
 
-def _org_fields(store: StateStore, org_id: str) -> dict[str, FieldDefinition]:
+def org_fields(store: StateStore, org_id: str) -> dict[str, FieldDefinition]:
+    """The organization's fields: the system ones and those created through the Field API."""
     return merged_fields(store.catalog.list_fields(org_id))
 
 
@@ -97,6 +128,8 @@ def highlight_words(node: Node) -> tuple[str, ...]:
         return (node.text,)
     if isinstance(node, Phrase):
         return node.words
+    if isinstance(node, Wildcard):
+        return (node.pattern.split("*", 1)[0],) if not node.pattern.startswith("*") else ()
     if isinstance(node, FieldExpr):
         return ()
     children = getattr(node, "children", None)
@@ -109,7 +142,8 @@ def run_search(
     store: StateStore, index: SearchIndex, expander: IdentityExpander, request: SearchRequest
 ) -> SearchResponse:
     started = time.perf_counter()
-    query = combine(
+    fields = request.fields if request.fields is not None else org_fields(store, request.org_id)
+    parts = QueryParts(
         request.q,
         request.aq,
         request.cq,
@@ -117,8 +151,13 @@ def run_search(
         request.lq,
         enable_query_syntax=request.enable_query_syntax,
     )
-    if request.token_filter:
-        query = all_of(query, parse(request.token_filter))
+    query = build_query(parts, request.token_filter, fields)
+    check_sort(request.sort, fields)
+    counted = [
+        _with_override(facet, parts, request, fields)
+        for facet in request.facets
+        if facetable(facet, fields)
+    ]
     sources = store.catalog.list_sources(request.org_id)
     identities = (
         frozenset() if request.view_all else expander.expand(request.org_id, request.user_ids)
@@ -128,6 +167,7 @@ def run_search(
     )
     first = max(request.first_result, 0)
     count = min(max(request.number_of_results, 0), MAX_RESULTS)
+    index_started = time.perf_counter()
     result = index.search(
         IndexSearch(
             org_id=request.org_id,
@@ -136,11 +176,38 @@ def run_search(
             first=first,
             count=count,
             sort=request.sort,
-            fields=_org_fields(store, request.org_id),
+            fields=fields,
+            filters=request.filters,
+            facets=counted,
         )
     )
-    duration = int((time.perf_counter() - started) * 1000)
-    return SearchResponse(result, query, identities, duration, highlight_words(query))
+    ended = time.perf_counter()
+    by_id = {facet.id: facet for facet in result.facets}
+    facets = [by_id.get(facet.id) or empty_facet(facet) for facet in request.facets]
+    return SearchResponse(
+        result,
+        query,
+        identities,
+        duration_ms=int((ended - started) * 1000),
+        highlights=highlight_words(query),
+        index_ms=int((ended - index_started) * 1000),
+        facets=facets,
+    )
+
+
+def _with_override(
+    facet: FacetRequest,
+    parts: QueryParts,
+    request: SearchRequest,
+    fields: Mapping[str, FieldDefinition],
+) -> FacetRequest:
+    """``facet`` with its own query when a groupBy overrides part of the request's."""
+    override = request.overrides.get(facet.id)
+    if override is None or override == (None, None, None):
+        return facet
+    q, aq, cq = override
+    query = build_query(parts.override(q=q, aq=aq, cq=cq), request.token_filter, fields)
+    return replace(facet, query=query)
 
 
 def excerpt(hit: IndexHit, words: tuple[str, ...], length: int) -> tuple[str, list[dict[str, int]]]:

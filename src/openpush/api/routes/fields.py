@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from openpush.api.auth import caller_for_org, runtime_of
 from openpush.api.body import read_json_body
 from openpush.api.responses import JsonResponse
-from openpush.api.wire import field_from_wire, field_model, page_model
+from openpush.api.wire import MAX_PAGE, field_from_wire, field_model, page_model
 from openpush.domain.fields import DEFAULT_FIELDS, FieldDefinition, merged_fields
 from openpush.domain.organizations import Privilege
 from openpush.errors import InvalidJsonError, InvalidParameterError, NotFoundError
@@ -50,7 +50,10 @@ async def _definitions(request: Request) -> list[FieldDefinition]:
 
 @router.get("/page/fields", summary="List fields, paged")
 async def list_fields(
-    request: Request, organizationId: str, page: int = 0, perPage: int = 100
+    request: Request,
+    organizationId: str,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    perPage: int = 100,
 ) -> JsonResponse:
     caller = caller_for_org(request, organizationId)
     caller.require(_VIEW)

@@ -1,7 +1,13 @@
-"""Search API: search tokens and queries, results in Coveo's shape."""
+"""Search API: search tokens and queries, results in Coveo's shape.
+
+Request parsing and the facet shapes live in :mod:`openpush.api.search_wire`. Durations:
+``indexDuration`` is the time spent in the index, ``requestDuration`` the whole search (query
+parsing, identity expansion, index), ``duration`` the request as this route saw it.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -10,14 +16,26 @@ from fastapi import APIRouter, Request
 from openpush.api.auth import Caller, authenticate, runtime_of
 from openpush.api.body import read_json_object
 from openpush.api.responses import JsonResponse
+from openpush.api.search_wire import (
+    WireFacet,
+    facet_json,
+    group_by_json,
+    parse_facets,
+    parse_group_by,
+    parse_names,
+    parse_sort,
+)
 from openpush.api.wire import parse_bool
+from openpush.domain.fields import FieldDefinition
 from openpush.domain.organizations import EXECUTE_QUERY, IMPERSONATE, VIEW_ALL_CONTENT
 from openpush.errors import AccessDeniedError, InvalidParameterError, OrganizationNotFoundError
-from openpush.index.base import SortKey
+from openpush.index.base import IndexHit
 from openpush.search.service import (
     SearchRequest,
+    SearchResponse,
     excerpt,
     highlights,
+    org_fields,
     run_search,
     select_raw,
 )
@@ -72,47 +90,34 @@ async def create_token(request: Request) -> JsonResponse:
     return JsonResponse({"token": runtime_of(request).tokens.issue(claims, valid_for)})
 
 
-def _sort(raw: Any) -> tuple[SortKey, ...]:
-    text = str(raw or "relevancy").strip().lower()
-    keys = []
-    for part in text.split(","):
-        words = part.split()
-        if not words:
-            continue
-        name = words[0].lstrip("@")
-        descending = not (len(words) > 1 and words[1] == "ascending")
-        if name in {"relevancy", "qre", "nosort"}:
-            keys.append(SortKey(name, True))
-        else:
-            keys.append(SortKey(name, descending))
-    return tuple(keys) or (SortKey(),)
+_MAX_INTEGER = 2**31 - 1  # the index counts documents in 32 bits
 
 
-def _names(raw: Any, key: str) -> tuple[str, ...] | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        raw = [s for s in raw.split(",") if s]
-    if not isinstance(raw, list):
-        raise InvalidParameterError(f"{key} must be an array of field names")
-    return tuple(str(v) for v in raw)
+def _integer(params: dict[str, Any], key: str, default: int) -> int:
+    raw = params.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{key} must be an integer") from None
+    if abs(value) > _MAX_INTEGER:
+        raise InvalidParameterError(f"{key} must be at most {_MAX_INTEGER}")
+    return value
 
 
-def _search_request(caller: Caller, org_id: str, params: dict[str, Any]) -> SearchRequest:
+def _search_request(
+    caller: Caller, org_id: str, params: dict[str, Any], fields: dict[str, FieldDefinition]
+) -> tuple[SearchRequest, list[WireFacet], list[WireFacet]]:
     view_all = parse_bool("viewAllContent", str(params.get("viewAllContent", "")), default=False)
     if view_all and not caller.holds(VIEW_ALL_CONTENT):
         raise AccessDeniedError("viewAllContent requires the VIEW_ALL_CONTENT privilege")
     token: SearchTokenClaims | None = caller.token
     if token is None:
         caller.require(EXECUTE_QUERY)
-    try:
-        first = int(params.get("firstResult", 0) or 0)
-        count = int(
-            params.get("numberOfResults", 10) if params.get("numberOfResults") is not None else 10
-        )
-    except (TypeError, ValueError):
-        raise InvalidParameterError("firstResult and numberOfResults must be integers") from None
-    return SearchRequest(
+    facets, filters = parse_facets(params.get("facets"), fields)
+    groups, overrides = parse_group_by(params.get("groupBy"), fields)
+    search = SearchRequest(
         org_id=org_id,
         q=str(params.get("q") or ""),
         aq=str(params.get("aq") or ""),
@@ -123,66 +128,75 @@ def _search_request(caller: Caller, org_id: str, params: dict[str, Any]) -> Sear
         enable_query_syntax=parse_bool(
             "enableQuerySyntax", str(params.get("enableQuerySyntax", "")), default=True
         ),
-        first_result=first,
-        number_of_results=count,
-        sort=_sort(params.get("sortCriteria")),
+        first_result=_integer(params, "firstResult", 0),
+        number_of_results=_integer(params, "numberOfResults", 10),
+        sort=parse_sort(params.get("sortCriteria")),
         view_all=view_all,
         user_ids=token.user_ids if token else (),
-        fields_to_include=_names(params.get("fieldsToInclude"), "fieldsToInclude"),
-        fields_to_exclude=_names(params.get("fieldsToExclude"), "fieldsToExclude") or (),
-        excerpt_length=int(params.get("excerptLength") or 200),
+        fields_to_include=parse_names(params.get("fieldsToInclude"), "fieldsToInclude"),
+        fields_to_exclude=parse_names(params.get("fieldsToExclude"), "fieldsToExclude") or (),
+        excerpt_length=max(_integer(params, "excerptLength", 200), 0),
+        facets=tuple(w.request for w in [*facets, *groups]),
+        filters=tuple(filters),
+        overrides=overrides,
+        fields=fields,
     )
+    return search, facets, groups
+
+
+def _result(hit: IndexHit, response: SearchResponse, search: SearchRequest, top: float) -> Any:
+    text, spans = excerpt(hit, response.highlights, search.excerpt_length)
+    return {
+        "title": hit.title,
+        "uri": hit.document_id,
+        "printableUri": hit.raw.get("printableuri") or hit.document_id,
+        "clickUri": hit.raw.get("clickableuri") or hit.document_id,
+        "uniqueId": f"{hit.source_id}${hit.document_id}",
+        "excerpt": text,
+        "firstSentences": None,
+        "summary": None,
+        "flags": "",
+        "hasHtmlVersion": False,
+        "score": int(hit.score * 1000),
+        "percentScore": round(100.0 * hit.score / top, 2),
+        "rankingInfo": None,
+        "isTopResult": False,
+        "titleHighlights": highlights(hit.title, response.highlights),
+        "excerptHighlights": spans,
+        "parentResult": None,
+        "childResults": [],
+        "totalNumberOfChildResults": 0,
+        "raw": select_raw(hit.raw, search.fields_to_include, search.fields_to_exclude),
+    }
 
 
 async def _search(request: Request, params: dict[str, Any]) -> JsonResponse:
+    started = time.perf_counter()
     runtime = runtime_of(request)
     caller = authenticate(request)
     org_id = _org(caller, request, params)
-    search = _search_request(caller, org_id, params)
+    fields = org_fields(runtime.store, org_id)
+    search, facets, groups = _search_request(caller, org_id, params, fields)
     response = run_search(runtime.store, runtime.index, runtime.expander, search)
-    results = []
     top = max((h.score for h in response.result.hits), default=0.0) or 1.0
-    for hit in response.result.hits:
-        text, spans = excerpt(hit, response.highlights, search.excerpt_length)
-        click = hit.raw.get("clickableuri") or hit.document_id
-        results.append(
-            {
-                "title": hit.title,
-                "uri": hit.document_id,
-                "printableUri": hit.raw.get("printableuri") or hit.document_id,
-                "clickUri": click,
-                "uniqueId": f"{hit.source_id}${hit.document_id}",
-                "excerpt": text,
-                "firstSentences": None,
-                "summary": None,
-                "flags": "",
-                "hasHtmlVersion": False,
-                "score": int(hit.score * 1000),
-                "percentScore": round(100.0 * hit.score / top, 2),
-                "rankingInfo": None,
-                "isTopResult": False,
-                "titleHighlights": highlights(hit.title, response.highlights),
-                "excerptHighlights": spans,
-                "parentResult": None,
-                "childResults": [],
-                "totalNumberOfChildResults": 0,
-                "raw": select_raw(hit.raw, search.fields_to_include, search.fields_to_exclude),
-            }
-        )
+    results = [_result(hit, response, search, top) for hit in response.result.hits]
     total = response.result.total
+    counted = iter(response.facets)
+    facets_json = [facet_json(w, next(counted), total) for w in facets]
+    groups_json = [group_by_json(w, next(counted)) for w in groups]
     return JsonResponse(
         {
             "totalCount": total,
             "totalCountFiltered": total,
-            "duration": response.duration_ms,
-            "indexDuration": response.duration_ms,
+            "duration": max(int((time.perf_counter() - started) * 1000), response.duration_ms),
+            "indexDuration": response.index_ms,
             "requestDuration": response.duration_ms,
             "searchUid": str(uuid.uuid4()),
             "pipeline": "default",
             "apiVersion": 2,
             "results": results,
-            "groupByResults": [],
-            "facets": [],
+            "groupByResults": groups_json,
+            "facets": facets_json,
         }
     )
 

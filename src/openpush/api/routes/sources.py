@@ -1,16 +1,16 @@
-"""Source API subset: create, get, list (paged), delete; the organization itself."""
+"""Source API subset: create, get, list (whole or paged), delete."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from openpush.api.auth import Caller, caller_for_org, runtime_of, source_for
 from openpush.api.body import read_json_object
 from openpush.api.responses import JsonResponse
-from openpush.api.wire import page_model, source_model
+from openpush.api.wire import MAX_PAGE, page_model, source_model
 from openpush.domain.organizations import Privilege
 from openpush.domain.sources import Source, SourceType, SourceVisibility, new_source_id
 from openpush.errors import InvalidParameterError, MissingParameterError
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/rest/organizations/{organizationId}", tags=["Sources
 _VIEW = Privilege("PLATFORM", "SOURCE", "VIEW")
 _CREATE = Privilege("PLATFORM", "SOURCE", "CREATE")
 _BODY_LIMIT = 1024 * 1024
+_HOST_TYPES = ("CLOUD", "CRAWLING_MODULE", "PUSH")
 
 
 def _enum(kind: type[SourceType] | type[SourceVisibility], raw: Any, default: Any) -> Any:
@@ -35,7 +36,7 @@ def _enum(kind: type[SourceType] | type[SourceVisibility], raw: Any, default: An
 
 
 def _providers(raw: Any) -> tuple[str, ...]:
-    if not raw:
+    if raw is None:
         return ()
     if not isinstance(raw, list):
         raise InvalidParameterError("securityProviderReferences must be an array")
@@ -45,12 +46,24 @@ def _providers(raw: Any) -> tuple[str, ...]:
 
 def _model(request: Request, caller: Caller, source: Source) -> dict[str, Any]:
     store = runtime_of(request).store
-    activities = store.catalog.activities(caller.org_id, source.id, limit=1)
     return source_model(
         source,
         documents=store.items.count_live(caller.org_id, source.id),
-        activity=activities[0] if activities else None,
+        activities=store.catalog.activities(caller.org_id, source.id, limit=2),
     )
+
+
+def _listed(request: Request, caller: Caller, host_type: str | None) -> list[Source]:
+    """The organization's sources; ``filterHostType`` keeps the ones of that host type
+    (every openpush source is a push source, so ``PUSH`` keeps all and the others none)."""
+    sources = runtime_of(request).store.catalog.list_sources(caller.org_id)
+    if host_type is None or host_type.strip() == "":
+        return sources
+    kind = host_type.strip().upper()
+    if kind not in _HOST_TYPES:
+        allowed = ", ".join(_HOST_TYPES)
+        raise InvalidParameterError(f"invalid filterHostType {host_type!r}; expected {allowed}")
+    return [s for s in sources if s.push_enabled] if kind == "PUSH" else []
 
 
 @router.post("/sources", status_code=201, summary="Create a source")
@@ -79,14 +92,29 @@ async def create_source(request: Request, organizationId: str) -> JsonResponse:
     return JsonResponse(_model(request, caller, source), status_code=201)
 
 
+@router.get("/sources", summary="List sources")
+async def list_all_sources(
+    request: Request, organizationId: str, filterHostType: str | None = None
+) -> JsonResponse:
+    caller = caller_for_org(request, organizationId)
+    caller.require(_VIEW)
+    sources = _listed(request, caller, filterHostType)
+    return JsonResponse([_model(request, caller, s) for s in sources])
+
+
 @router.get("/sources/pages", summary="List sources, paged")
 async def list_sources(
-    request: Request, organizationId: str, page: int = 0, perPage: int = 100
+    request: Request,
+    organizationId: str,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    perPage: int = 100,
+    filterHostType: str | None = None,
 ) -> JsonResponse:
     caller = caller_for_org(request, organizationId)
     caller.require(_VIEW)
     per_page = min(max(perPage, 1), 1000)
-    sources = runtime_of(request).store.catalog.list_sources(caller.org_id)
+    page = max(page, 0)
+    sources = _listed(request, caller, filterHostType)
     chunk = sources[page * per_page : (page + 1) * per_page]
     models = [_model(request, caller, s) for s in chunk]
     body = page_model(models, page, per_page, len(sources))
@@ -115,20 +143,3 @@ async def delete_source(request: Request, organizationId: str, sourceId: str) ->
         org_id, source_id = caller.org_id, source.id
         runtime.worker.run_exclusive(lambda writer: writer.delete_source(org_id, source_id))
     return Response(status_code=204)
-
-
-@router.get("", summary="Get the organization")
-async def get_organization(request: Request, organizationId: str) -> JsonResponse:
-    caller_for_org(request, organizationId)
-    org = runtime_of(request).store.catalog.get_organization(organizationId)
-    assert org is not None
-    return JsonResponse(
-        {
-            "id": org.id,
-            "displayName": org.display_name,
-            "createdDate": int(org.created_at * 1000),
-            "type": "Standard",
-            "readOnly": False,
-            "publicContentOnly": False,
-        }
-    )
