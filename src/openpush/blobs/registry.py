@@ -30,7 +30,7 @@ def open_blob_store(settings: Settings, secret: bytes) -> BlobStore:
             raise InvalidParameterError(f"blobs {url!r}: a file: URL cannot name a remote host")
         path = unquote(parts.path)
         root = Path(path) if path else settings.data_dir / "files"
-        return LocalBlobStore(root, secret, max_bytes=settings.file_container_max_bytes)
+        return LocalBlobStore(root, secret, max_bytes=settings.largest("file_container_max_bytes"))
     if parts.scheme == "s3":
         from openpush.blobs.s3 import S3BlobStore
 

@@ -1,7 +1,14 @@
 """Backends by URL scheme: built-ins register here exactly as extensions would.
 
-``open_state_store("sqlite:///path/state.db")`` or a bare data directory. A scheme whose
-backend needs an optional extra raises :class:`~openpush.errors.MissingDependencyError`.
+``open_state_store(settings.database, settings)`` with:
+
+- an empty URL: SQLite in ``<data_dir>/state.db`` (the embedded default);
+- ``sqlite:///path/state.db``: SQLite in that file;
+- ``postgresql://user@host:5432/db`` (or ``postgres://``): PostgreSQL, any libpq URL. The
+  database must have been migrated with ``openpush db upgrade``.
+
+A scheme whose backend needs an optional extra raises
+:class:`~openpush.errors.MissingDependencyError` naming the extra.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from openpush.errors import InvalidParameterError
+from openpush.errors import InvalidParameterError, MissingDependencyError
 from openpush.settings import Settings
 from openpush.storage.base import StateStore
 
@@ -34,7 +41,19 @@ def _sqlite(url: str, settings: Settings) -> StateStore:
     return SqliteStateStore(target, synchronous=settings.sqlite_synchronous)
 
 
+def _postgres(url: str, settings: Settings) -> StateStore:
+    try:
+        from openpush.storage.postgres import PostgresStateStore
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] not in {"psycopg", "psycopg_pool"}:
+            raise
+        raise MissingDependencyError("psycopg", "postgres") from exc
+    return PostgresStateStore(url)
+
+
 register_state_store("sqlite", _sqlite)
+register_state_store("postgresql", _postgres)
+register_state_store("postgres", _postgres)
 
 
 def open_state_store(url: str, settings: Settings) -> StateStore:

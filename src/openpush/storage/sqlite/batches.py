@@ -7,30 +7,14 @@ import sqlite3
 import orjson
 
 from openpush.domain.operations import ordering_key
-from openpush.domain.transfers import Batch, BatchKind, BatchState
+from openpush.domain.transfers import Batch
+from openpush.storage.rows import batch_from_row
 
 __all__ = ["load_batch", "save_batch"]
 
 
 def load_batch(row: sqlite3.Row) -> Batch:
-    return Batch(
-        id=row["id"],
-        org_id=row["org_id"],
-        source_id=row["source_id"],
-        kind=BatchKind(row["kind"]),
-        file_ids=orjson.loads(row["file_ids"]),
-        ordering_id=int(row["ordering_key"]),
-        state=BatchState(row["state"]),
-        total=row["total"],
-        processed=row["processed"],
-        file_index=row["file_index"],
-        entry_index=row["entry_index"],
-        counts=orjson.loads(row["counts"]),
-        error=row["error"],
-        stream_id=row["stream_id"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-    )
+    return batch_from_row(row, int(row["ordering_key"]))
 
 
 def save_batch(conn: sqlite3.Connection, b: Batch) -> None:

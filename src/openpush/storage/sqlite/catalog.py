@@ -61,12 +61,32 @@ def _api_key(row: sqlite3.Row) -> ApiKey:
         privileges=tuple(Privilege.from_dict(p) for p in orjson.loads(row["privileges"])),
         enabled=bool(row["enabled"]),
         created_at=row["created_at"],
+        description=row["description"],
+        created_by=row["created_by"],
+        disabled_at=row["disabled_at"],
     )
+
+
+# Columns added to ``api_keys`` after the first release: (name, declaration). schema.sql
+# declares them for new files; ``_add_api_key_columns`` adds them to older ones.
+_API_KEY_COLUMNS = (
+    ("description", "TEXT NOT NULL DEFAULT ''"),
+    ("created_by", "TEXT NOT NULL DEFAULT ''"),
+    ("disabled_at", "REAL"),
+)
+
+
+def _add_api_key_columns(conn: sqlite3.Connection) -> None:
+    present = {row["name"] for row in conn.execute("PRAGMA table_info(api_keys)")}
+    for name, declaration in _API_KEY_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE api_keys ADD COLUMN {name} {declaration}")
 
 
 class SqliteCatalog:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        db.write(_add_api_key_columns)
 
     # -- organizations and keys ---------------------------------------------------------
 
@@ -87,13 +107,15 @@ class SqliteCatalog:
         return Organization(row["id"], row["display_name"], row["created_at"]) if row else None
 
     def save_api_key(self, key: ApiKey, key_hash: str) -> None:
+        """Insert ``key``, or update everything of it but its id, organization and secret."""
         privileges = orjson.dumps([p.to_dict() for p in key.privileges]).decode()
         self._db.write(
             lambda c: c.execute(
                 "INSERT INTO api_keys (id, org_id, key_hash, display_name, privileges, enabled,"
-                " created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
-                " display_name=excluded.display_name, privileges=excluded.privileges,"
-                " enabled=excluded.enabled",
+                " created_at, description, created_by, disabled_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET display_name=excluded.display_name,"
+                " privileges=excluded.privileges, enabled=excluded.enabled,"
+                " description=excluded.description, disabled_at=excluded.disabled_at",
                 (
                     key.id,
                     key.org_id,
@@ -102,6 +124,9 @@ class SqliteCatalog:
                     privileges,
                     int(key.enabled),
                     key.created_at,
+                    key.description,
+                    key.created_by,
+                    key.disabled_at,
                 ),
             )
         )
@@ -112,13 +137,53 @@ class SqliteCatalog:
         )
         return _api_key(row) if row else None
 
+    def get_api_key(self, org_id: str, key_id: str) -> ApiKey | None:
+        row = self._db.read(
+            lambda c: c.execute(
+                "SELECT * FROM api_keys WHERE org_id = ? AND id = ?", (org_id, key_id)
+            ).fetchone()
+        )
+        return _api_key(row) if row else None
+
+    def update_api_key(self, key: ApiKey) -> bool:
+        """Update an existing key's name, description, privileges and state (never its secret)."""
+        privileges = orjson.dumps([p.to_dict() for p in key.privileges]).decode()
+        return self._db.write(
+            lambda c: (
+                c.execute(
+                    "UPDATE api_keys SET display_name = ?, description = ?, privileges = ?,"
+                    " enabled = ?, disabled_at = ? WHERE org_id = ? AND id = ?",
+                    (
+                        key.display_name,
+                        key.description,
+                        privileges,
+                        int(key.enabled),
+                        key.disabled_at,
+                        key.org_id,
+                        key.id,
+                    ),
+                ).rowcount
+                == 1
+            )
+        )
+
     def list_api_keys(self, org_id: str) -> list[ApiKey]:
         rows = self._db.read(
             lambda c: c.execute(
-                "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at", (org_id,)
+                "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id", (org_id,)
             ).fetchall()
         )
         return [_api_key(r) for r in rows]
+
+    def delete_api_key(self, org_id: str, key_id: str) -> bool:
+        return self._db.write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM api_keys WHERE org_id = ? AND id = ?", (org_id, key_id)
+                ).rowcount
+                == 1
+            )
+        )
 
     # -- sources ------------------------------------------------------------------------
 

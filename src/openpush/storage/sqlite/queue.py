@@ -145,6 +145,16 @@ class SqliteQueue:
         """Make every claimed operation claimable again (the worker restarted)."""
         self._db.write(lambda c: c.execute("UPDATE operations SET claimed = 0 WHERE claimed = 1"))
 
+    def release(self, seqs: Sequence[int]) -> None:
+        rows = [(seq,) for seq in seqs]
+        self._db.write(
+            lambda c: c.executemany(
+                "UPDATE operations SET claimed = 0, attempts = max(attempts - 1, 0)"
+                " WHERE seq = ? AND claimed = 1",
+                rows,
+            )
+        )
+
     def complete(self, commit: PipelineCommit) -> None:
         self.complete_async(commit).result()
 

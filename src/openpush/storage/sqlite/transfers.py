@@ -17,6 +17,7 @@ from openpush.domain.transfers import (
 )
 from openpush.errors import FileContainerNotFoundError, StreamNotFoundError
 from openpush.storage.base import NewOperation
+from openpush.storage.rows import container_from_row, stream_from_row
 from openpush.storage.sqlite.batches import load_batch, save_batch
 from openpush.storage.sqlite.database import SqliteDatabase
 from openpush.storage.sqlite.queue import SqliteQueue
@@ -25,27 +26,11 @@ __all__ = ["SqliteTransfers"]
 
 
 def _container(row: sqlite3.Row) -> FileContainer:
-    return FileContainer(
-        org_id=row["org_id"],
-        file_id=row["file_id"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        state=ContainerState(row["state"]),
-        holder=row["holder"],
-    )
+    return container_from_row(row)
 
 
 def _stream(row: sqlite3.Row) -> Stream:
-    return Stream(
-        id=row["id"],
-        org_id=row["org_id"],
-        source_id=row["source_id"],
-        ordering_id=int(row["ordering_key"]),
-        file_ids=orjson.loads(row["file_ids"]),
-        state=StreamState(row["state"]),
-        created_at=row["created_at"],
-        closed_at=row["closed_at"],
-    )
+    return stream_from_row(row, int(row["ordering_key"]))
 
 
 def _insert_container(conn: sqlite3.Connection, c: FileContainer) -> None:

@@ -19,7 +19,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
     display_name TEXT NOT NULL,
     privileges   TEXT NOT NULL,
     enabled      INTEGER NOT NULL DEFAULT 1,
-    created_at   REAL NOT NULL
+    created_at   REAL NOT NULL,
+    -- added after the first release; SqliteCatalog adds them to older files at start-up
+    description  TEXT NOT NULL DEFAULT '',
+    created_by   TEXT NOT NULL DEFAULT '',
+    disabled_at  REAL
 );
 
 CREATE TABLE IF NOT EXISTS sources (
