@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from openpush import __version__
-from openpush.cli.commands import explain, push, serve
+from openpush.cli.commands import db, explain, keys, logs, push, search, serve, sources
 
 __all__ = ["cli", "main"]
 
@@ -20,6 +20,11 @@ cli.add_command(serve.serve)
 cli.add_command(serve.worker)
 cli.add_command(push.push)
 cli.add_command(explain.explain)
+cli.add_command(db.db)
+cli.add_command(logs.logs)
+cli.add_command(search.search)
+cli.add_command(sources.sources)
+cli.add_command(keys.keys)
 
 
 def main() -> None:

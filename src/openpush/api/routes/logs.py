@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from openpush.api.auth import caller_for_org, runtime_of
 from openpush.api.body import read_json_object
 from openpush.api.responses import JsonResponse
-from openpush.api.wire import log_entry_model, parse_time
+from openpush.api.wire import MAX_PAGE, log_entry_model, parse_time
 from openpush.domain.organizations import Privilege
 from openpush.errors import InvalidParameterError
 from openpush.storage.base import LogQuery
@@ -24,10 +24,12 @@ _DAY = 86_400.0
 
 
 def _strings(body: dict[str, Any], key: str) -> list[str]:
-    value = body.get(key) or []
-    if not isinstance(value, list):
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidParameterError(f"{key} must be an array of strings")
-    return [str(v) for v in value]
+    return value
 
 
 @router.post("", summary="Query indexing logs")
@@ -36,7 +38,7 @@ async def query_logs(
     organizationId: str,
     from_: str | None = Query(default=None, alias="from"),
     to: str | None = None,
-    page: int = 0,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
     perPage: int = 100,
     documentId: str | None = None,
     documentIdMatching: str = "EXACT",
