@@ -11,7 +11,8 @@ to responses (Coveo's ``{"errorCode", "message"}`` body).
     │   ├── PayloadTooLargeError       a body or value over its size limit (413)
     │   └── UnsupportedMediaTypeError  wrong Content-Type (415)
     ├── InvalidItemError               an item the pipeline cannot apply (logged REJECTED)
-    │   └── ContentDecodingError       base64 / compression / size problems in item content
+    │   ├── ContentDecodingError       base64 / compression / size problems in item content
+    │   └── ItemLimitError             an item over a size or count limit (413 when synchronous)
     ├── QuerySyntaxError               a search expression that does not parse (400)
     ├── AuthenticationError            no or unknown credentials (401)
     │   └── InvalidTokenError          unknown, expired or disabled key or search token
@@ -25,6 +26,8 @@ to responses (Coveo's ``{"errorCode", "message"}`` body).
     │       ├── StreamNotFoundError    unknown or closed streamId (404 STREAM_NOT_FOUND)
     │       └── BatchNotFoundError     unknown batch id (404 BATCH_NOT_FOUND)
     ├── ConflictError                  a resource that already exists (409)
+    ├── TooManyRequestsError           a request over a rate limit (429, with retry_after)
+    │   └── DailyQuotaExceededError    the organization's daily item quota is used up (429)
     ├── StorageError                   the state store failed
     │   └── StorageBusyError           the store is locked; retry later
     └── MissingDependencyError         an optional backend's extra is not installed
@@ -38,6 +41,7 @@ __all__ = [
     "BatchNotFoundError",
     "ConflictError",
     "ContentDecodingError",
+    "DailyQuotaExceededError",
     "FieldNotFoundError",
     "FileContainerNotFoundError",
     "InvalidItemError",
@@ -45,6 +49,7 @@ __all__ = [
     "InvalidParameterError",
     "InvalidRequestError",
     "InvalidTokenError",
+    "ItemLimitError",
     "MissingDependencyError",
     "MissingParameterError",
     "NotFoundError",
@@ -57,6 +62,7 @@ __all__ = [
     "StorageBusyError",
     "StorageError",
     "StreamNotFoundError",
+    "TooManyRequestsError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -99,6 +105,10 @@ class InvalidItemError(OpenpushError):
 
 class ContentDecodingError(InvalidItemError):
     """Item content that cannot be decoded (base64, codec, size or ratio caps)."""
+
+
+class ItemLimitError(InvalidItemError):
+    """An item over a size or count limit (content, metadata value, dictionary, permissions)."""
 
 
 class QuerySyntaxError(OpenpushError):
@@ -161,6 +171,22 @@ class BatchNotFoundError(ResourceNotFoundError):
 
 class ConflictError(OpenpushError):
     """The resource already exists."""
+
+
+class TooManyRequestsError(OpenpushError):
+    """A request refused by a rate limit; ``retry_after`` is in whole seconds (>= 1)."""
+
+    error_code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class DailyQuotaExceededError(TooManyRequestsError):
+    """The organization pushed its daily quota of items (until the next UTC midnight)."""
+
+    error_code = "TOO_MANY_DOCUMENTS_DAILY"
 
 
 class StorageError(OpenpushError):

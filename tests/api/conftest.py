@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from openpush.domain.organizations import PRESETS, ApiKey, Organization, hash_ap
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from openpush.settings import Settings
+from tests.pgserver import API_STATE, fresh_database
 
 ORG = "acme"
 ADMIN_KEY = "admin-key"
@@ -41,10 +43,15 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def runtime(tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[Runtime]:
-    rt = Runtime.open(make_settings(tmp_path, **settings_overrides))
-    rt.worker = Worker(rt.store, rt.index, rt.settings, blobs=rt.blobs)
-    yield rt
-    rt.close()
+    """The runtime on SQLite, or on a fresh PostgreSQL database (OPENPUSH_TEST_STATE=postgres)."""
+    with contextlib.ExitStack() as stack:
+        if API_STATE == "postgres" and "database" not in settings_overrides:
+            database = stack.enter_context(fresh_database())
+            settings_overrides = {**settings_overrides, "database": database}
+        rt = Runtime.open(make_settings(tmp_path, **settings_overrides))
+        stack.callback(rt.close)
+        rt.worker = Worker(rt.store, rt.index, rt.settings, blobs=rt.blobs)
+        yield rt
 
 
 @dataclass

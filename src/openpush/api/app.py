@@ -5,24 +5,34 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from openpush import __version__
 from openpush.api.errors import install_error_handlers
+from openpush.api.openapi import install_openapi
 from openpush.api.responses import JsonResponse
 from openpush.api.routes import (
     access,
+    apikeys,
     batches,
+    console,
     documents,
     fields,
     files,
+    health,
     identities,
+    items,
     logs,
+    oauth,
+    platform,
     search,
     securitycache,
     sources,
     streams,
+    validate,
 )
+from openpush.api.throttle import Throttle, throttle_request
+from openpush.metrics import HttpMetricsMiddleware
 from openpush.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -34,7 +44,11 @@ sources, fields, the indexing log and a security-trimmed Search API. Authenticat
 """
 
 
-def create_app(runtime: Runtime, *, close_runtime: bool = False) -> FastAPI:
+def create_app(
+    runtime: Runtime, *, close_runtime: bool = False, throttle: Throttle | None = None
+) -> FastAPI:
+    """The app over ``runtime``; ``throttle`` replaces the one the settings describe (tests)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
@@ -47,10 +61,16 @@ def create_app(runtime: Runtime, *, close_runtime: bool = False) -> FastAPI:
         description=DESCRIPTION,
         default_response_class=JsonResponse,
         lifespan=lifespan,
+        dependencies=[Depends(throttle_request)],
     )
     app.state.runtime = runtime
+    if throttle is None and runtime.settings.throttling:
+        throttle = Throttle(runtime.settings)
+    app.state.throttle = throttle
     install_error_handlers(app)
+    install_openapi(app)
     for module in (
+        validate,
         documents,
         batches,
         files,
@@ -60,14 +80,16 @@ def create_app(runtime: Runtime, *, close_runtime: bool = False) -> FastAPI:
         logs,
         search,
         access,
+        items,
         securitycache,
+        platform,
+        apikeys,
+        oauth,
+        health,
     ):
         app.include_router(module.router)
     for prefix in streams.PREFIXES:
         app.include_router(streams.router, prefix=prefix)
-
-    @app.get("/health", tags=["Operations"], summary="Liveness")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    console.install(app)
+    app.add_middleware(HttpMetricsMiddleware)
     return app

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openpush import errors
 from openpush.api.responses import JsonResponse
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_response", "install_error_handlers", "status_of"]
 
 log = logging.getLogger("openpush.api")
 
@@ -24,6 +24,7 @@ log = logging.getLogger("openpush.api")
 STATUS: dict[type[BaseException], tuple[int, str]] = {
     errors.InvalidJsonError: (400, "INVALID_JSON"),
     errors.InvalidItemError: (400, "INVALID_JSON"),
+    errors.ItemLimitError: (413, "REQUEST_ENTITY_TOO_LARGE"),
     errors.MissingParameterError: (412, "MISSING_PARAMETER"),
     errors.InvalidParameterError: (412, "INVALID_PARAMETER"),
     errors.InvalidRequestError: (400, "INVALID_REQUEST"),
@@ -38,6 +39,7 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     errors.FieldNotFoundError: (404, "FIELD_NOT_FOUND"),
     errors.NotFoundError: (404, "NOT_FOUND"),
     errors.ConflictError: (409, "RESOURCE_ALREADY_EXISTS"),
+    errors.TooManyRequestsError: (429, "TOO_MANY_REQUESTS"),
     errors.StorageBusyError: (503, "SERVICE_UNAVAILABLE"),
     errors.OpenpushError: (500, "UNEXPECTED_ERROR"),
 }
@@ -68,10 +70,23 @@ def _lookup(exc: BaseException) -> tuple[int, str]:
     return 500, "UNEXPECTED_ERROR"
 
 
-async def _openpush_error(_: Request, exc: Exception) -> JsonResponse:
+def status_of(exc: BaseException) -> tuple[int, str]:
+    """The status and errorCode a request refused with ``exc`` is answered with."""
     status, code = _lookup(exc)
-    code = getattr(exc, "error_code", None) or code
-    headers = {"Retry-After": "1"} if status == 503 else None
+    return status, getattr(exc, "error_code", None) or code
+
+
+def _headers(status: int, exc: Exception) -> dict[str, str] | None:
+    if status == 429:
+        return {"Retry-After": str(getattr(exc, "retry_after", 1))}
+    if status == 503:
+        return {"Retry-After": "1"}
+    return None
+
+
+async def _openpush_error(_: Request, exc: Exception) -> JsonResponse:
+    status, code = status_of(exc)
+    headers = _headers(status, exc)
     if status >= 500:
         log.error("request failed: %s", exc, exc_info=exc)
     message = exc.message if isinstance(exc, errors.OpenpushError) else str(exc)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from openpush.domain.fields import FieldDefinition, FieldType
 from openpush.domain.operations import ItemState, LogEntry, parse_ordering_id
+from openpush.domain.organizations import Privilege
 from openpush.domain.sources import Source, SourceActivity
 from openpush.errors import InvalidParameterError
 from openpush.storage.base import ItemRecord
 
 __all__ = [
+    "MAX_PAGE",
     "field_from_wire",
     "field_model",
     "iso",
@@ -22,6 +25,7 @@ __all__ = [
     "parse_bool",
     "parse_ordering",
     "parse_time",
+    "privilege_from_wire",
     "source_model",
 ]
 
@@ -76,6 +80,25 @@ def parse_ordering(value: str) -> int:
         raise InvalidParameterError(str(exc)) from None
 
 
+def privilege_from_wire(raw: Any, name: str = "privilege") -> Privilege:
+    """A ``{owner, targetDomain, type, targetId}`` object. ``owner`` defaults to ``PLATFORM``,
+    ``type`` to ``ENABLE`` (the Coveo CLI sends none for search privileges) and ``targetId``
+    to ``*``."""
+    if not isinstance(raw, dict):
+        raise InvalidParameterError(f"{name} must be an object")
+    domain = raw.get("targetDomain")
+    if not isinstance(domain, str) or not domain.strip():
+        raise InvalidParameterError(f"{name} needs a 'targetDomain' string")
+    for key in ("owner", "type", "targetId"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise InvalidParameterError(f"{name}.{key} must be a string")
+    return Privilege.from_dict(raw)
+
+
+#: The highest ``page`` number the paged lists accept (a larger one is 412 INVALID_PARAMETER).
+MAX_PAGE = 1_000_000
+
+
 def page_model(items: list[Any], page: int, per_page: int, total: int) -> dict[str, Any]:
     return {
         "items": items,
@@ -86,11 +109,51 @@ def page_model(items: list[Any], page: int, per_page: int, total: int) -> dict[s
     }
 
 
+# statusType of a status call -> Coveo's OperationType of the source's operation
+_OPERATION_TYPES = {
+    "REBUILD": "REBUILD",
+    "REFRESH": "FULL_REFRESH",
+    "INCREMENTAL": "INCREMENTAL_REFRESH",
+}
+
+
+def _operation(activity: SourceActivity) -> dict[str, Any]:
+    return {
+        "id": str(activity.id),
+        "operationType": _OPERATION_TYPES.get(activity.activity.value, activity.activity.value),
+        "startedDate": int(activity.started_at * 1000),
+        "timestamp": int((activity.ended_at or activity.started_at) * 1000),
+        "result": "SUCCESS" if activity.ended_at is not None else None,
+    }
+
+
 def source_model(
-    source: Source, *, documents: int, activity: SourceActivity | None
+    source: Source, *, documents: int, activities: Sequence[SourceActivity]
 ) -> dict[str, Any]:
-    running = activity is not None and activity.ended_at is None
-    status = "REFRESHING" if running else ("IDLE" if activity else "PUSH_READY")
+    """Coveo's SourceModel. ``activities`` are the source's latest status-call activities,
+    newest first: a running one (no end) makes the source ``REFRESHING``, a finished one
+    ``IDLE``; a source that never had one is ``PUSH_READY``."""
+    latest = activities[0] if activities else None
+    running = latest if latest is not None and latest.ended_at is None else None
+    finished = next((a for a in activities if a.ended_at is not None), None)
+    status = "REFRESHING" if running else ("IDLE" if latest else "PUSH_READY")
+    changed = (latest.ended_at or latest.started_at) if latest else source.created_at
+    information: dict[str, Any] = {
+        "sourceStatus": {
+            "type": status,
+            "allowedOperations": ["DELETE"],
+            "activity": running.activity.value if running else None,
+            "refreshType": _OPERATION_TYPES[running.activity.value] if running else None,
+            "timestamp": int(changed * 1000),
+            "numberOfDocuments": documents,
+        },
+        "numberOfDocuments": documents,
+        "lastOperation": _operation(finished) if finished else None,
+    }
+    if running:
+        information["currentOperation"] = {
+            "operationType": _OPERATION_TYPES[running.activity.value]
+        }
     return {
         "id": source.id,
         "name": source.name,
@@ -102,20 +165,7 @@ def source_model(
         "owner": "",
         "createdDate": int(source.created_at * 1000),
         "lastModifiedDate": int(source.updated_at * 1000),
-        "information": {
-            "sourceStatus": {
-                "type": status,
-                "allowedOperations": ["DELETE"],
-                "activity": activity.activity.value if running and activity else None,
-            },
-            "numberOfDocuments": documents,
-            "lastOperation": {
-                "type": activity.activity.value,
-                "timestamp": int(activity.started_at * 1000),
-            }
-            if activity
-            else None,
-        },
+        "information": information,
     }
 
 

@@ -19,6 +19,13 @@ Rules (push-api.md §2.1-2.2, clients.md §7):
   of digits.
 * ``documentId`` must be a non-empty string with a URI scheme (``^[A-Za-z][A-Za-z0-9+.-]*:``).
 
+Limits (push-api.md §9.1; the values are settings, per organization): :func:`parse_item_json`
+refuses a body over ``max_bytes`` and nesting deeper than ``max_depth``;
+:func:`check_item_limits` refuses ``data`` or decoded ``compressedBinaryData`` over
+``max_content_bytes``, a metadata value over ``max_metadata_value_bytes`` (UTF-8 bytes of a
+string; an array or a dictionary counts all its elements, keys included) and a dictionary
+value with more than ``max_dictionary_pairs`` pairs (:class:`ItemLimitError`).
+
 Callers of :func:`item_from_object` (batch files) get the same error types as a single push and
 should treat any :class:`~openpush.errors.OpenpushError` as a rejected item.
 """
@@ -36,6 +43,7 @@ from openpush.errors import (
     InvalidItemError,
     InvalidJsonError,
     InvalidParameterError,
+    ItemLimitError,
     MissingParameterError,
     PayloadTooLargeError,
 )
@@ -48,6 +56,9 @@ __all__ = [
     "CompressionType",
     "ItemDocument",
     "MetadataValue",
+    "base64_size",
+    "check_item_limits",
+    "check_json_depth",
     "item_from_object",
     "parse_compression_type",
     "parse_item_json",
@@ -147,13 +158,20 @@ _OPTIONAL_STR = (
 
 
 def parse_item_json(
-    body: bytes, *, document_id: str | None, compression_type: str | None = None
+    body: bytes,
+    *,
+    document_id: str | None,
+    compression_type: str | None = None,
+    max_bytes: int = MAX_ITEM_BODY_BYTES,
+    max_depth: int | None = None,
 ) -> ItemDocument:
     """Parse a single-push body; ``document_id`` and ``compression_type`` come from the query."""
-    if len(body) > MAX_ITEM_BODY_BYTES:
-        raise PayloadTooLargeError(f"item body exceeds {MAX_ITEM_BODY_BYTES} bytes")
+    if len(body) > max_bytes:
+        raise PayloadTooLargeError(f"item body exceeds {max_bytes} bytes")
     document_id = document_id or None
     obj = _loads(body) if body.strip() else {}
+    if max_depth is not None:
+        check_json_depth(obj, max_depth)
     if not isinstance(obj, dict):
         raise InvalidJsonError(f"the item body must be a JSON object, not {type(obj).__name__}")
     if document_id is None and _reserved(obj).get("documentid") is None:
@@ -304,3 +322,72 @@ def _primitive(key: str, value: Any) -> Primitive:
     if isinstance(value, str | int | float):
         return value
     raise InvalidJsonError(f"sub-objects are not allowed (key {key!r})")
+
+
+def check_json_depth(value: Any, max_depth: int, what: str = "the body") -> None:
+    """Refuse objects and arrays nested deeper than ``max_depth`` (the outermost one is 1)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        children = (
+            current.values() if isinstance(current, dict) else current
+            if isinstance(current, list) else None
+        )  # fmt: skip
+        if children is None:
+            continue
+        if depth > max_depth:
+            raise InvalidJsonError(f"{what} nests objects and arrays deeper than {max_depth}")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def base64_size(text: str) -> int:
+    """How many bytes the base64 ``text`` decodes to (whitespace and padding ignored)."""
+    size = len(text) - sum(text.count(c) for c in " \t\r\n")
+    return max(0, size - text.rstrip(" \t\r\n")[-2:].count("=")) * 3 // 4
+
+
+def check_item_limits(
+    item: ItemDocument,
+    *,
+    max_content_bytes: int,
+    max_metadata_value_bytes: int,
+    max_dictionary_pairs: int,
+) -> None:
+    """Refuse an item whose content or a metadata value is over its limit (ItemLimitError)."""
+    if item.data is not None and len(item.data) > max_content_bytes // 4:
+        size = len(item.data.encode())
+        if size > max_content_bytes:
+            raise ItemLimitError(f"data is {size} bytes; the limit is {max_content_bytes}")
+    if item.compressed_binary_data is not None:
+        size = base64_size(item.compressed_binary_data)
+        if size > max_content_bytes:
+            raise ItemLimitError(
+                f"compressedBinaryData decodes to {size} bytes; the limit is {max_content_bytes}"
+            )
+    for key, value in item.metadata.items():
+        if isinstance(value, dict) and len(value) > max_dictionary_pairs:
+            raise ItemLimitError(
+                f"metadata {key!r} has {len(value)} key/value pairs; the limit is"
+                f" {max_dictionary_pairs}"
+            )
+        size = _value_size(value, max_metadata_value_bytes)
+        if size > max_metadata_value_bytes:
+            raise ItemLimitError(
+                f"metadata {key!r} is {size} bytes; the limit is {max_metadata_value_bytes}"
+            )
+
+
+def _value_size(value: MetadataValue, limit: int) -> int:
+    """UTF-8 size of a metadata value (numbers as their text); exact only when near ``limit``."""
+    if isinstance(value, str):
+        return len(value) if len(value) * 4 <= limit else len(value.encode())
+    if isinstance(value, bool | int | float):
+        return len(str(value))
+    parts: list[Any] = list(value.items()) if isinstance(value, dict) else list(value)
+    total = 0
+    for part in parts:
+        if isinstance(part, tuple):
+            total += _value_size(part[0], limit) + _value_size(part[1], limit)
+        else:
+            total += _value_size(part, limit)
+    return total

@@ -70,6 +70,14 @@ class RoundContext:
     _case_sensitive: dict[str, frozenset[str]] = field(default_factory=dict)
     _identity_providers: dict[str, frozenset[str]] = field(default_factory=dict)
     _known: dict[str, dict[IdentityKey, bool]] = field(default_factory=dict)
+    _org_settings: dict[str, Settings] = field(default_factory=dict)
+
+    def settings_for(self, org_id: str) -> Settings:
+        """The settings (limits) ``org_id`` is held to: ``org_limits`` applied, read once."""
+        found = self._org_settings.get(org_id)
+        if found is None:
+            found = self._org_settings[org_id] = self.settings.for_org(org_id)
+        return found
 
     def source(self, org_id: str, source_id: str) -> Source | None:
         key = (org_id, source_id)
@@ -154,13 +162,13 @@ class RoundContext:
     def file_loader(self, org_id: str) -> Any:
         """Read a file container of ``org_id`` (an item's compressedBinaryDataFileId)."""
 
-        def load(file_id: str) -> bytes:
+        def load(file_id: str, most: int) -> bytes:
             container = self.store.transfers.get_container(org_id, file_id)
             if container is None or self.blobs is None:
                 raise InvalidItemError(
                     f"file container {file_id!r} does not exist, expired or was already used"
                 )
-            limit = self.settings.file_container_max_bytes
+            limit = min(most, self.settings_for(org_id).file_container_max_bytes)
             size = self.blobs.size(org_id, file_id)
             if size is None:
                 raise InvalidItemError(f"nothing was uploaded to file container {file_id!r}")
@@ -169,7 +177,9 @@ class RoundContext:
                     f"file container {file_id!r} holds {size} bytes; the limit is {limit}"
                 )
             with self.blobs.open(org_id, file_id) as stream:
-                packed = stream.read(limit + 1)
+                packed = stream.read(size + 1)  # not limit + 1: read() allocates what it is asked
+            if len(packed) > limit:
+                raise InvalidItemError(f"file container {file_id!r} holds over {limit} bytes")
             self.release_file(org_id, file_id)
             return packed
 
@@ -286,7 +296,7 @@ def add_item(
             source=source,
             fields=context.fields(op.org_id),
             ordering_id=op.ordering_id,
-            settings=context.settings,
+            settings=context.settings_for(op.org_id),
             load_file=context.file_loader(op.org_id),
             case_sensitive_providers=context.case_sensitive(op.org_id),
         )

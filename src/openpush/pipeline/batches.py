@@ -36,11 +36,17 @@ from openpush.pipeline.apply import (
     partial_update_item,
 )
 from openpush.pipeline.batchfile import Entry, MalformedBatchFileError, entries, scan
+from openpush.settings import Settings
 
-__all__ = ["run_batch"]
+__all__ = ["EntryApplier", "file_depth", "run_batch"]
 
 NewContext = Callable[[], RoundContext]
 Commit = Callable[[RoundContext], None]
+
+
+def file_depth(settings: Settings) -> int:
+    """The nesting a batch file may have: an entry's ``max_json_depth``, plus its two wrappers."""
+    return settings.max_json_depth + 2
 
 
 def _chunks(values: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
@@ -55,7 +61,7 @@ def _reserved(value: dict[str, Any], name: str) -> Any:
     return None
 
 
-class _Applier:
+class EntryApplier:
     """Turns entries of one batch into item operations."""
 
     def __init__(self, op: QueuedOperation, batch: Batch, source: Source) -> None:
@@ -146,7 +152,7 @@ def run_batch(
     ``commit`` may return before the state transaction is durable (the next chunk is
     prepared meanwhile); ``settle`` waits for it.
     """
-    applier = _Applier(op, batch, source)
+    applier = EntryApplier(op, batch, source)
     batch.state = BatchState.PROCESSING
     failures: list[str] = []
     for file_index in range(batch.file_index, len(batch.file_ids)):
@@ -166,7 +172,7 @@ def run_batch(
 
 
 def _run_file(
-    applier: _Applier,
+    applier: EntryApplier,
     file_id: str,
     start: int,
     new_context: NewContext,
@@ -183,11 +189,12 @@ def _run_file(
         if batch.kind is BatchKind.STREAM_LOAD:
             return  # a chunk container requested but never used (the JS client does this)
         raise FileContainerNotFoundError("nothing was uploaded to the file container")
-    limit = context.settings.file_container_max_bytes
+    settings = context.settings_for(op.org_id)
+    limit = settings.file_container_max_bytes
     if size > limit:
         raise MalformedBatchFileError(f"the file holds {size} bytes; the limit is {limit}")
     with blobs.open(op.org_id, file_id) as stream:
-        found = scan(stream, batch.kind.sections)
+        found = scan(stream, batch.kind.sections, max_depth=file_depth(settings))
         if start == 0:
             batch.total += found.total
             if found.ignored_keys:
@@ -207,7 +214,7 @@ def _run_file(
         commit(context)
 
 
-def _apply_chunk(applier: _Applier, context: RoundContext, chunk: list[Entry]) -> None:
+def _apply_chunk(applier: EntryApplier, context: RoundContext, chunk: list[Entry]) -> None:
     op = applier.op
     context.prefetch(op.org_id, op.source_id, filter(None, map(applier.document_id, chunk)))
     for entry in chunk:
@@ -219,7 +226,7 @@ def _count(batch: Batch, result: LogResult) -> None:
 
 
 def _finish(
-    applier: _Applier, failures: list[str], new_context: NewContext, commit: Commit
+    applier: EntryApplier, failures: list[str], new_context: NewContext, commit: Commit
 ) -> None:
     batch, op, source = applier.batch, applier.op, applier.source
     context = new_context()

@@ -25,6 +25,9 @@ File-level choices:
 * ijson prefixes join keys with dots and do not escape them, so a top-level key spelled exactly
   ``"<section key>.item"`` would be read as if it were an entry of that section. Such a file is
   refused rather than silently misread.
+* ``max_depth`` caps how deeply objects and arrays nest in the file (the top-level value is at
+  depth 1, an entry of a section at 3): a deeper file is malformed, so that decoding an entry
+  never builds an arbitrarily deep structure.
 * A leading UTF-8 byte order mark is skipped (some Windows tools write one; yajl refuses it).
 * yajl refuses integers beyond +/-(2**63 - 1) ("integer overflow"); such a file is malformed.
 * ijson reports no byte offset for a syntax error, so errors name the section and entry being
@@ -90,16 +93,21 @@ class Entry(NamedTuple):
 
 
 def scan(
-    stream: BinaryIO, sections: Sequence[str], *, bare_section: str | None = None
+    stream: BinaryIO,
+    sections: Sequence[str],
+    *,
+    bare_section: str | None = None,
+    max_depth: int | None = None,
 ) -> BatchScan:
     """Validate the whole file and find its sections, in one pass and constant memory.
 
     ``sections`` are the canonical names in processing order. When ``bare_section`` is given a
-    top-level array is accepted as that section's entries (``bare=True``).
+    top-level array is accepted as that section's entries (``bare=True``). ``max_depth``
+    refuses a file nesting objects and arrays deeper than that (the top-level value is 1).
     """
     by_folded = _section_index(sections, bare_section)
     _seek_start(stream)
-    state = _ScanState(by_folded, sections)
+    state = _ScanState(by_folded, sections, max_depth)
     first: tuple[str, Any] | None = None
     try:
         events = ijson.basic_parse(stream, use_float=True)
@@ -205,10 +213,15 @@ def _tell(stream: BinaryIO) -> int | None:
 class _ScanState:
     """The counters of one :func:`scan` pass (a class only to keep each step small)."""
 
-    __slots__ = ("_by_folded", "_done", "_entry", "_key", "bare", "counts", "ignored", "keys")
+    __slots__ = (
+        "_by_folded", "_done", "_entry", "_key", "_max_depth", "bare", "counts", "ignored", "keys",
+    )  # fmt: skip
 
-    def __init__(self, by_folded: dict[str, str], sections: Sequence[str]) -> None:
+    def __init__(
+        self, by_folded: dict[str, str], sections: Sequence[str], max_depth: int | None = None
+    ) -> None:
         self._by_folded = by_folded
+        self._max_depth = max_depth if max_depth is not None else 1 << 62
         self.keys: dict[str, list[str]] = {name: [] for name in sections}
         self.counts: dict[str, int] = dict.fromkeys(sections, 0)
         self.ignored: list[str] = []
@@ -241,6 +254,7 @@ class _ScanState:
                 self.counts[section] += 1
             if event in ("start_map", "start_array"):
                 depth += 1
+                self._check_depth(depth)
             elif event in ("end_map", "end_array"):
                 depth -= 1
                 if depth == 0:
@@ -265,10 +279,17 @@ class _ScanState:
                 counts[self._entry] += 1
             if event in ("start_map", "start_array"):
                 depth += 1
+                self._check_depth(depth)
             elif event in ("end_map", "end_array"):
                 depth -= 1
                 if depth == 1:
                     self._entry = None
+
+    def _check_depth(self, depth: int) -> None:
+        if depth > self._max_depth:
+            raise MalformedBatchFileError(
+                f"objects and arrays nest deeper than {self._max_depth} levels {self.where()}"
+            )
 
     def _top_level_key(self, key: str) -> None:
         self._key = key

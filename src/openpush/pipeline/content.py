@@ -154,7 +154,7 @@ def _drain(decoder: _Decoder, data: bytes, out: bytearray, max_output: int, limi
         out += chunk
         _check_size(len(out), max_output, limit)
         pending = getattr(decoder, "unconsumed_tail", b"")
-        if not chunk and not pending:
+        if not chunk and not pending and not decoder.eof:
             raise EOFError("compressed data is truncated")
 
 

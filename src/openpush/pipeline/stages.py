@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openpush.domain.fields import FieldDefinition, coerce_value
-from openpush.domain.items import ItemDocument
+from openpush.domain.items import CompressionType, ItemDocument, check_item_limits
 from openpush.domain.sources import Source, SourceVisibility
-from openpush.errors import ContentDecodingError, InvalidItemError
+from openpush.errors import ContentDecodingError, InvalidItemError, ItemLimitError
 from openpush.index.base import IndexDocument
 from openpush.pipeline.content import decode_base64, decompress, extract
 from openpush.security.acl import encode_model
@@ -44,7 +44,8 @@ def permanent_id(uri: str) -> str:
     return md5[:30] + sha1[:30]
 
 
-FileLoader = Callable[[str], bytes]
+# (fileId, most bytes the caller can use) -> the container's bytes; more is an InvalidItemError
+FileLoader = Callable[[str, int], bytes]
 
 
 def _content(
@@ -62,7 +63,12 @@ def _content(
     elif item.compressed_binary_data_file_id is not None:
         if load_file is None:
             raise InvalidItemError("file containers are not available to this pipeline")
-        packed = load_file(item.compressed_binary_data_file_id)
+        # Uncompressed bytes over the decompressed cap are refused before they are read.
+        uncompressed = item.compression_type is CompressionType.UNCOMPRESSED
+        most = (
+            settings.max_decompressed_bytes if uncompressed else settings.file_container_max_bytes
+        )
+        packed = load_file(item.compressed_binary_data_file_id, most)
         # The container is deleted once used: keep its bytes with the item so that a later
         # merge or partial update can re-index it.
         item = dataclasses.replace(
@@ -119,9 +125,15 @@ def prepare_item(
     case_sensitive_providers: frozenset[str] = frozenset(),
 ) -> Prepared:
     warnings: list[str] = []
+    check_item_limits(
+        item,
+        max_content_bytes=settings.max_item_content_bytes,
+        max_metadata_value_bytes=settings.max_metadata_value_bytes,
+        max_dictionary_pairs=settings.max_dictionary_pairs,
+    )
     model = item.permissions
     if model is not None and model.permission_count > settings.max_permissions_per_item:
-        raise InvalidItemError(
+        raise ItemLimitError(
             f"the item has {model.permission_count} permissions; "
             f"the limit is {settings.max_permissions_per_item}"
         )

@@ -6,6 +6,10 @@ entries and the removal of the operations from the queue. If the process dies be
 two commits, the operations are claimed again at restart and re-applied with the same
 decisions (the ordering checks read the state store, which did not move), so nothing
 accepted is lost and nothing is applied twice.
+
+``stop()`` is graceful: the worker finishes the round or the batch chunk it is applying,
+commits it, and gives the rest of its claimed operations back to the queue without counting
+the claim as an attempt. A batch stopped that way resumes at its next chunk on the next start.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from openpush import metrics
 from openpush.blobs.base import BlobStore
 from openpush.domain.operations import LogResult, OperationKind, QueuedOperation
 from openpush.domain.transfers import BatchKind
@@ -32,6 +37,10 @@ from openpush.storage.base import StateStore
 __all__ = ["Worker"]
 
 log = logging.getLogger("openpush.worker")
+
+
+class _Stopping(Exception):
+    """Raised at a chunk boundary of a batch when the worker was asked to stop."""
 
 
 class Worker:
@@ -66,12 +75,25 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="openpush-worker", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop after the current round or batch chunk; False if the thread outlived ``timeout``.
+
+        A worker that does not stop in time is left to die with the process: everything it
+        had not committed is claimed again at the next start (see the module docstring).
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the worker did not stop within %.0fs; its round is redone", timeout)
+                return False
         self._committer.shutdown(wait=True)
+        return True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -99,6 +121,8 @@ class Worker:
             try:
                 self._maybe_sweep()
                 done = self.run_once()
+            except _Stopping:
+                break
             except Exception:
                 log.exception("pipeline round failed; its operations will be retried")
                 self._store.queue.release_claims()
@@ -107,6 +131,10 @@ class Worker:
             if not done:
                 self._wake.wait(self._settings.worker_poll_interval)
                 self._wake.clear()
+        try:  # index work handed over by requests (a source's deletion) is not left behind
+            self._run_tasks()
+        except Exception:
+            log.exception("index tasks failed while stopping")
 
     # -- one round ----------------------------------------------------------------------
 
@@ -118,14 +146,20 @@ class Worker:
             return int(ran_tasks)
         started = time.monotonic()
         context = self._context()
-        for operation in operations:
+        for index, operation in enumerate(operations):
             if operation.kind is OperationKind.BATCH_FILE:
                 self._commit(context)
-                self._run_batch(operation)
                 context = self._context()
+                try:
+                    self._run_batch(operation)
+                except _Stopping:
+                    self._store.queue.release([op.seq for op in operations[index:]])
+                    self._log_stopped_batch(operation)
+                    raise
             else:
                 self._apply(operation, context)
         self._commit(context)
+        metrics.record_applied(operations)
         log.debug("applied %d operations in %.3fs", len(operations), time.monotonic() - started)
         return len(operations)
 
@@ -139,6 +173,16 @@ class Worker:
         """Commit a round and wait until it is durable."""
         self._commit_async(context)
         self._settle()
+
+    def _chunk_context(self) -> RoundContext:
+        """A batch's next chunk (or final step) starts here; a stopping worker stops here.
+
+        Every chunk before this point committed with the batch's position, so the batch
+        resumes right after it at the next start, and nothing is applied twice.
+        """
+        if self._stop.is_set():
+            raise _Stopping
+        return self._context()
 
     def _commit_async(self, context: RoundContext) -> None:
         """Hand a round's index writes to the writer and commit in the background.
@@ -175,6 +219,7 @@ class Worker:
         except Exception:
             self._rollback()
             raise
+        metrics.record_outcomes(context.commit.logs)
         if self._blobs is not None:
             for org_id, file_id in context.used_files:
                 self._blobs.delete(org_id, file_id)
@@ -192,7 +237,7 @@ class Worker:
                         operation,
                         batch,
                         provider,
-                        new_context=self._context,
+                        new_context=self._chunk_context,
                         commit=self._commit_async,
                         settle=self._settle,
                         chunk_size=self._settings.batch_chunk_size,
@@ -217,13 +262,23 @@ class Worker:
                 operation,
                 batch,
                 source,
-                new_context=self._context,
+                new_context=self._chunk_context,
                 commit=self._commit_async,
                 settle=self._settle,
                 chunk_size=self._settings.batch_chunk_size,
             )
         finally:
             self._settle()
+
+    def _log_stopped_batch(self, operation: QueuedOperation) -> None:
+        batch_id = operation.payload.get("batch_id", "")
+        batch = self._store.transfers.get_batch(operation.org_id, operation.source_id, batch_id)
+        if batch is not None:
+            log.warning(
+                "stopped in the middle of batch %s after %d of %d entries;"
+                " it resumes there at the next start",
+                batch.id, batch.processed, batch.total,
+            )  # fmt: skip
 
     # -- housekeeping -------------------------------------------------------------------
 

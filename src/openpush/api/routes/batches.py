@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request
 from openpush.api.auth import caller_for_org, runtime_of, source_for
 from openpush.api.responses import JsonResponse
 from openpush.api.routes.documents import push_privilege, require_upload
-from openpush.api.wire import iso, parse_ordering
+from openpush.api.throttle import charge_batch
+from openpush.api.wire import MAX_PAGE, iso, parse_ordering
 from openpush.domain.identities import SecurityProvider
 from openpush.domain.operations import LogResult, OperationKind
 from openpush.domain.organizations import Privilege
@@ -101,6 +102,7 @@ async def put_batch(
         raise MissingParameterError("the parameter 'fileId' is required")
     ordering_id = parse_ordering(orderingId) if orderingId else runtime.clock.next()
     require_upload(runtime, caller.org_id, fileId)
+    await charge_batch(request, runtime, caller.org_id, BatchKind.DOCUMENTS, [fileId])
     batch = await submit_batch(runtime, source, BatchKind.DOCUMENTS, [fileId], ordering_id)
     return batch_receipt(batch, 202)
 
@@ -111,8 +113,10 @@ def _page_params(page: str | None, per_page: str | None) -> tuple[int, int]:
         size = int(per_page) if per_page else 100
     except ValueError:
         raise InvalidParameterError("page and perPage must be integers") from None
-    if number < 0 or not 1 <= size <= 1000:
-        raise InvalidParameterError("page must be >= 0 and perPage between 1 and 1000")
+    if not 0 <= number <= MAX_PAGE or not 1 <= size <= 1000:
+        raise InvalidParameterError(
+            f"page must be between 0 and {MAX_PAGE} and perPage between 1 and 1000"
+        )
     return number, size
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
@@ -10,8 +11,9 @@ from fastapi import APIRouter, Query, Request
 from openpush.api.auth import caller_for_org, runtime_of, source_for
 from openpush.api.body import read_json_body
 from openpush.api.responses import JsonResponse
+from openpush.api.throttle import charge_items
 from openpush.api.wire import item_status_model, parse_bool, parse_ordering
-from openpush.domain.items import parse_item_json
+from openpush.domain.items import ItemDocument, check_item_limits, parse_item_json
 from openpush.domain.operations import ItemState, OperationKind
 from openpush.domain.organizations import Privilege
 from openpush.domain.sources import ActivityType, Source
@@ -21,12 +23,14 @@ from openpush.errors import (
     MissingParameterError,
 )
 from openpush.runtime import Runtime
+from openpush.settings import Settings
 from openpush.storage.base import NewOperation
 
 __all__ = [
     "check_future_ordering",
     "enqueue_delete_older_than",
     "parse_queue_delay",
+    "parse_single_item",
     "push_privilege",
     "receipt",
     "require_upload",
@@ -72,6 +76,26 @@ def require_upload(runtime: Runtime, org_id: str, file_id: str) -> None:
         raise FileContainerNotFoundError(f"file container {file_id!r} does not exist or expired")
     if runtime.blobs.size(org_id, file_id) is None:
         raise FileContainerNotFoundError(f"nothing was uploaded to file container {file_id!r}")
+
+
+def parse_single_item(
+    body: bytes, document_id: str, compression_type: str | None, limits: Settings
+) -> ItemDocument:
+    """A single push's item, with the checks refused synchronously (400, 412, 413)."""
+    item = parse_item_json(
+        body,
+        document_id=document_id,
+        compression_type=compression_type,
+        max_bytes=limits.max_request_bytes,
+        max_depth=limits.max_json_depth,
+    )
+    check_item_limits(
+        item,
+        max_content_bytes=limits.max_item_content_bytes,
+        max_metadata_value_bytes=limits.max_metadata_value_bytes,
+        max_dictionary_pairs=limits.max_dictionary_pairs,
+    )
+    return item
 
 
 def parse_queue_delay(value: str | None) -> int:
@@ -123,8 +147,9 @@ async def put_document(
     source = source_for(request, caller, sourceId)
     if not documentId:
         raise MissingParameterError("the parameter 'documentId' is required")
-    body = await read_json_body(request, runtime.settings.max_request_bytes)
-    item = parse_item_json(body, document_id=documentId, compression_type=compressionType)
+    limits = runtime.settings.for_org(caller.org_id)
+    body = await read_json_body(request, limits.max_request_bytes)
+    item = parse_single_item(body, documentId, compressionType, limits)
     ordering_id = parse_ordering(orderingId) if orderingId else item.ordering_id
     if ordering_id is None:
         ordering_id = runtime.clock.next()
@@ -138,12 +163,16 @@ async def put_document(
         kind=kind,
         document_id=item.document_id,
         ordering_id=ordering_id,
-        payload={"item": item.to_dict()},
+        # the operation carries the orderingId; a body orderingId beyond 64 bits (the
+        # Crawling Module's) would not survive the payload's JSON encoding
+        payload={"item": dataclasses.replace(item, ordering_id=None).to_dict()},
         request_id=request_id,
     )
     if item.compressed_binary_data_file_id:
+        require_upload(runtime, caller.org_id, item.compressed_binary_data_file_id)
+    await charge_items(request, caller.org_id, 1)
+    if item.compressed_binary_data_file_id:
         file_id = item.compressed_binary_data_file_id
-        require_upload(runtime, caller.org_id, file_id)
         await runtime.store.transfers.asubmit(operation, hold_files=[file_id], now=time.time())
     else:
         await runtime.store.queue.aenqueue([operation])

@@ -10,6 +10,7 @@ refused with 413 as soon as it exceeds the container limit. With S3 the URL is S
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
 
@@ -110,9 +111,19 @@ async def upload(
     container = runtime.store.transfers.get_container(organizationId, fileId)
     if container is None or container.state is not ContainerState.OPEN:
         raise AccessDeniedError("the file container no longer accepts uploads")
-    limit = runtime.settings.file_container_max_bytes
+    limit = runtime.settings.for_org(organizationId).file_container_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"the file container limit is {limit} bytes")
-    size = await blobs.write(organizationId, fileId, request.stream())
+    size = await blobs.write(organizationId, fileId, _capped(request.stream(), limit))
     return Response(status_code=200, headers={"ETag": f'"{fileId}-{size}"'})
+
+
+async def _capped(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """``chunks``, refused (413) as soon as they pass the organization's container limit."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the file container limit is {limit} bytes")
+        yield chunk

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 
 from openpush.api.auth import Caller, caller_for_org, runtime_of
@@ -22,10 +23,12 @@ from openpush.api.wire import parse_ordering
 from openpush.domain.identities import (
     EMAIL_PROVIDER_ID,
     SecurityProvider,
+    check_identity_limits,
     parse_alias_update,
     parse_disable,
     parse_identity_update,
 )
+from openpush.domain.items import check_json_depth
 from openpush.domain.operations import OperationKind
 from openpush.domain.organizations import Privilege
 from openpush.domain.transfers import BatchKind
@@ -38,9 +41,10 @@ from openpush.errors import (
     ResourceNotFoundError,
 )
 from openpush.runtime import Runtime
+from openpush.settings import Settings
 from openpush.storage.base import NewOperation
 
-__all__ = ["router"]
+__all__ = ["identity_body", "identity_limits", "push_target", "router"]
 
 router = APIRouter(tags=["Security identities"])
 
@@ -71,11 +75,11 @@ def provider_model(provider: SecurityProvider) -> dict[str, Any]:
 
 
 def _cascading(raw: Any) -> tuple[str, ...]:
-    if not raw:
+    if raw is None:
         return ()
-    values = raw.values() if isinstance(raw, dict) else raw
-    if not isinstance(values, list) and not hasattr(values, "__iter__"):
+    if not isinstance(raw, dict | list):  # a string would cascade to each of its letters
         raise InvalidParameterError("cascadingSecurityProviders must be an object")
+    values = raw.values() if isinstance(raw, dict) else raw
     out = []
     for entry in values:
         name = entry.get("id") or entry.get("name") if isinstance(entry, dict) else entry
@@ -86,7 +90,7 @@ def _cascading(raw: Any) -> tuple[str, ...]:
 
 
 def _references(raw: Any) -> tuple[tuple[str, str], ...]:
-    if not raw:
+    if raw is None:
         return ()
     if not isinstance(raw, list):
         raise InvalidParameterError("referencedBy must be an array")
@@ -94,25 +98,38 @@ def _references(raw: Any) -> tuple[tuple[str, str], ...]:
     for entry in raw:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             raise InvalidParameterError("each referencedBy entry needs an id")
-        out.append((entry["id"], str(entry.get("type", "SOURCE")).upper()))
+        kind = entry.get("type")
+        kind = "SOURCE" if kind is None else kind
+        if not isinstance(kind, str):
+            raise InvalidParameterError("a referencedBy type must be a string")
+        out.append((entry["id"], kind.upper()))
     return tuple(out)
 
 
+def _optional(body: dict[str, Any], key: str, kind: type) -> Any:
+    """``body[key]`` when it is a ``kind``; None when absent or null; refused otherwise."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise InvalidParameterError(f"{key} must be a {kind.__name__}")
+    return value
+
+
 def _provider_from(body: dict[str, Any], org_id: str, provider_id: str | None) -> SecurityProvider:
-    pid = provider_id or body.get("id") or body.get("name")
+    named = _optional(body, "id", str) or _optional(body, "name", str)
+    pid = provider_id or named
     if not isinstance(pid, str) or not pid.strip():
         raise MissingParameterError("the provider needs an 'id'")
     if pid.casefold() == EMAIL_PROVIDER_ID.casefold():
         raise ConflictError("the Email Security Provider is built in")
-    kind = str(body.get("type") or "EXPANDED").upper()
+    kind = (_optional(body, "type", str) or "EXPANDED").upper()
     return SecurityProvider(
         org_id=org_id,
         id=pid,
-        display_name=str(body.get("displayName") or pid),
+        display_name=_optional(body, "displayName", str) or pid,
         type=kind,
         referenced_by=_references(body.get("referencedBy")),
         cascading=_cascading(body.get("cascadingSecurityProviders")),
-        case_sensitive=bool(body.get("caseSensitive", False)),
+        case_sensitive=bool(_optional(body, "caseSensitive", bool)),
     )
 
 
@@ -221,19 +238,28 @@ async def _enqueue(
     return receipt(ordering_id, request_id)
 
 
-async def _body(request: Request) -> Any:
-    import orjson
-
-    raw = await read_json_body(request, _BODY_LIMIT)
+async def identity_body(request: Request, limits: Settings) -> Any:
+    """The JSON body of an identity push, within the organization's size and depth limits."""
+    raw = await read_json_body(request, limits.max_request_bytes)
     if not raw.strip():
         raise InvalidJsonError("the body must be a JSON object")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidJsonError(f"the body is not valid JSON: {exc}") from None
+    check_json_depth(value, limits.max_json_depth)
+    return value
 
 
-def _push_target(
+def identity_limits(limits: Settings) -> dict[str, int]:
+    """``check_identity_limits`` keyword arguments from the organization's settings."""
+    return {
+        "max_identity_bytes": limits.max_identity_bytes,
+        "max_relationships": limits.max_identity_relationships,
+    }
+
+
+def push_target(
     request: Request, organizationId: str, providerId: str
 ) -> tuple[Runtime, SecurityProvider]:
     runtime = runtime_of(request)
@@ -246,8 +272,10 @@ def _push_target(
 async def put_identity(
     request: Request, organizationId: str, providerId: str, orderingId: str | None = None
 ) -> JsonResponse:
-    runtime, provider = _push_target(request, organizationId, providerId)
-    update = parse_identity_update(await _body(request), provider.id)
+    runtime, provider = push_target(request, organizationId, providerId)
+    limits = runtime.settings.for_org(provider.org_id)
+    update = parse_identity_update(await identity_body(request, limits), provider.id)
+    check_identity_limits(update, **identity_limits(limits))
     payload = {
         "identity": update.identity.to_dict(),
         "members": [m.to_dict() for m in update.members],
@@ -262,11 +290,13 @@ async def put_identity(
 async def put_alias(
     request: Request, organizationId: str, providerId: str, orderingId: str | None = None
 ) -> JsonResponse:
-    runtime, provider = _push_target(request, organizationId, providerId)
+    runtime, provider = push_target(request, organizationId, providerId)
     default = provider.cascading[0] if len(provider.cascading) == 1 else None
     if default is None and not provider.cascading:
         default = EMAIL_PROVIDER_ID
-    update = parse_alias_update(await _body(request), provider.id, default)
+    limits = runtime.settings.for_org(provider.org_id)
+    update = parse_alias_update(await identity_body(request, limits), provider.id, default)
+    check_identity_limits(update, **identity_limits(limits))
     payload = {
         "identity": update.identity.to_dict(),
         "mappings": [m.to_dict() for m in update.mappings],
@@ -281,8 +311,10 @@ async def put_alias(
 async def disable_identity(
     request: Request, organizationId: str, providerId: str, orderingId: str | None = None
 ) -> JsonResponse:
-    runtime, provider = _push_target(request, organizationId, providerId)
-    identity = parse_disable(await _body(request), provider.id)
+    runtime, provider = push_target(request, organizationId, providerId)
+    limits = runtime.settings.for_org(provider.org_id)
+    identity = parse_disable(await identity_body(request, limits), provider.id)
+    check_identity_limits(identity, **identity_limits(limits))
     return await _enqueue(
         runtime,
         provider,
@@ -303,7 +335,7 @@ async def disable_older_than(
     orderingId: str | None = None,
     queueDelay: str | None = None,
 ) -> JsonResponse:
-    runtime, provider = _push_target(request, organizationId, providerId)
+    runtime, provider = push_target(request, organizationId, providerId)
     if not orderingId:
         raise MissingParameterError("the parameter 'orderingId' is required")
     return await _enqueue(
@@ -325,7 +357,7 @@ async def identity_batch(
     fileId: str | None = None,
     orderingId: str | None = None,
 ) -> JsonResponse:
-    runtime, provider = _push_target(request, organizationId, providerId)
+    runtime, provider = push_target(request, organizationId, providerId)
     if not fileId:
         raise MissingParameterError("the parameter 'fileId' is required")
     require_upload(runtime, provider.org_id, fileId)

@@ -20,6 +20,7 @@ from openpush.api.routes.documents import (
     require_upload,
 )
 from openpush.api.routes.files import container_model, new_container
+from openpush.api.throttle import charge_batch
 from openpush.domain.sources import Source, SourceType
 from openpush.domain.transfers import BatchKind, Stream, StreamState, new_id
 from openpush.errors import InvalidParameterError, MissingParameterError, StreamNotFoundError
@@ -85,6 +86,7 @@ async def close_stream(
 ) -> JsonResponse:
     runtime, source = _stream_source(request, organizationId, sourceId)
     stream = _open_stream(runtime, source, streamId)
+    await charge_batch(request, runtime, source.org_id, BatchKind.STREAM_LOAD, stream.file_ids)
     batch = await submit_batch(
         runtime,
         source,
@@ -106,6 +108,7 @@ async def _file_batch(
     if not fileId:
         raise MissingParameterError("the parameter 'fileId' is required")
     require_upload(runtime, source.org_id, fileId)
+    await charge_batch(request, runtime, source.org_id, kind, [fileId])
     batch = await submit_batch(runtime, source, kind, [fileId], runtime.clock.next())
     return JsonResponse(
         {"orderingId": str(batch.ordering_id), "requestId": batch.id},

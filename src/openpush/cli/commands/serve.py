@@ -1,4 +1,15 @@
-"""``openpush serve`` (API and pipeline) and ``openpush worker`` (pipeline only)."""
+"""``openpush serve`` (API and pipeline) and ``openpush worker`` (pipeline only).
+
+Both stop gracefully on SIGTERM or SIGINT and then exit 0:
+
+1. ``serve`` stops accepting connections at once (the listening socket closes) and lets the
+   requests in flight finish, for at most ``GRACEFUL_HTTP_SECONDS``;
+2. the indexing worker finishes the round or the batch chunk it is applying, commits it and
+   gives the rest back to the queue (a batch resumes at its next chunk on the next start);
+   a worker that has not reached such a boundary after 30 s is abandoned, and what it had
+   not committed is redone at the next start, as after a crash;
+3. the index and the state store are closed.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +25,15 @@ import click
 from openpush.settings import load_settings
 
 __all__ = ["serve", "worker"]
+
+#: How long requests in flight may take to finish once a stop signal arrived.
+GRACEFUL_HTTP_SECONDS = 30
+# How long an idle keep-alive connection stays open. Connectors reuse one connection for a
+# whole run; uvicorn's 5 s default closes it between two pushes a few seconds apart, and a
+# request sent as the server closes fails on the client with "connection reset". Longer
+# than the 60 s idle timeout of common load balancers, so they close first.
+KEEP_ALIVE_SECONDS = 75
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _data_dir_option(fn: Any) -> Any:
@@ -70,16 +90,51 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    stop = _StopSignals()
     runtime = Runtime.open(settings)
     app = create_app(runtime, close_runtime=True)
     tune_gc()
+    if stop.event.is_set():  # a stop signal arrived while opening
+        runtime.close()
+        return
     click.echo(
         f"openpush listening on http://{settings.host}:{settings.port} "
         f"(data in {settings.data_dir.resolve()})"
     )
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_HTTP_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
+    # uvicorn handles the signals while it runs (stop accepting, drain, lifespan shutdown,
+    # which closes the runtime and so stops the worker) and then re-raises the signal it
+    # caught: it reaches the handler installed above, so the process exits 0, not -SIGTERM.
+    stop.server = uvicorn.Server(config)
+    stop.server.run()
+    click.echo("openpush stopped")
+
+
+class _StopSignals:
+    """Records SIGTERM/SIGINT instead of dying; uvicorn installs its own while it serves.
+
+    A signal that arrives after the server object exists but before uvicorn took the
+    signals over still stops it (``should_exit``), right after its start-up.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.server: Any = None
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, self)
+
+    def __call__(self, *_: Any) -> None:
+        self.event.set()
+        if self.server is not None:
+            self.server.should_exit = True
 
 
 def tune_gc() -> None:
@@ -107,11 +162,10 @@ def worker(data_dir: Path | None, log_level: str | None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    stop = _StopSignals()
     runtime = Runtime.open(settings, worker=True)
     tune_gc()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"openpush worker running (data in {settings.data_dir.resolve()})")
-    stop.wait()
+    stop.event.wait()
     runtime.close()
+    click.echo("openpush worker stopped")
