@@ -1,8 +1,9 @@
 """The running pieces of one openpush process, opened and closed together.
 
-``Runtime.open(settings)`` opens the state store and the search index under the data
-directory, creates the bootstrap organization and key, and (unless ``worker=False``)
-starts the indexing worker in a background thread.
+``Runtime.open(settings)`` opens the state store and the search index (the embedded one under
+the data directory, or the PostgreSQL one in the state store's database: see
+:mod:`openpush.index.registry`), creates the bootstrap organization and key, and (unless
+``worker=False``) starts the indexing worker in a background thread.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from openpush.domain.operations import OrderingClock
 from openpush.domain.organizations import ADMIN, ApiKey, Organization, hash_api_key
 from openpush.errors import StorageError
 from openpush.index.base import SearchIndex
-from openpush.index.tantivy.engine import TantivyIndex
+from openpush.index.registry import index_kind, open_search_index
 from openpush.pipeline.worker import Worker
 from openpush.search.service import DirectExpander, IdentityExpander
 from openpush.search.tokens import SearchTokens
@@ -45,6 +46,7 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, *, worker: bool | None = None) -> Runtime:
+        index_kind(settings)  # refuse a bad index setting before opening anything
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_state_store(settings.database, settings)
         try:
@@ -52,9 +54,11 @@ class Runtime:
         except StorageError:
             store.close()
             raise
-        index = TantivyIndex(
-            settings.data_dir / "index", writer_heap_mb=settings.index_writer_heap_mb
-        )
+        try:
+            index = open_search_index(settings, store)
+        except Exception:
+            store.close()
+            raise
         secret = settings.search_token_secret or store.catalog.set_meta_default(
             "search_token_secret", secrets.token_urlsafe(32)
         )

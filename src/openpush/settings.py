@@ -77,6 +77,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search_token_secret", str, "", "Secret signing search tokens (default: generated)."),
     Setting("sqlite_synchronous", str, "FULL", "SQLite synchronous mode: FULL or NORMAL."),
     Setting("database", str, "", "State store URL: empty (SQLite in data_dir) or postgresql://…"),
+    Setting(
+        "queue_lease_seconds",
+        float,
+        60.0,
+        "PostgreSQL: how long a worker's claim outlives its last heartbeat (a killed worker's "
+        "operations are taken over after this).",
+    ),
+    Setting(
+        "index",
+        str,
+        "",
+        "Search index: empty (PostgreSQL with a PostgreSQL database, else tantivy), "
+        "tantivy or postgres.",
+    ),
     Setting("index_writer_heap_mb", int, 64, "Memory the index writer may buffer, in MB."),
     Setting("log_level", str, "info", "Server log level."),
     Setting("blobs", str, "", "File-container storage: empty (local files) or s3://bucket/prefix."),
@@ -129,6 +143,8 @@ class Settings:
     search_token_secret: str = ""
     sqlite_synchronous: str = "FULL"
     database: str = ""
+    queue_lease_seconds: float = 60.0
+    index: str = ""
     index_writer_heap_mb: int = 64
     log_level: str = "info"
     blobs: str = ""

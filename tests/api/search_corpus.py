@@ -8,6 +8,7 @@ transport, like the ``api`` fixture, on an event loop of its own so tests can st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from openpush.api.app import create_app
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import ADMIN_KEY, ORG, make_settings
+from tests.pgserver import API_STATE, fresh_database
 
 FIELDS = [
     {"name": "category", "type": "STRING", "facet": True, "sort": True},
@@ -110,11 +112,14 @@ class CorpusApi:
 
 @pytest.fixture(scope="module")
 def corpus_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """The module's runtime: on SQLite, or on a fresh PostgreSQL database like ``runtime``."""
     path: Path = tmp_path_factory.mktemp("corpus")
-    runtime = Runtime.open(make_settings(path))
-    runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
-    yield runtime
-    runtime.close()
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(fresh_database()) if API_STATE == "postgres" else ""
+        runtime = Runtime.open(make_settings(path, database=database))
+        stack.callback(runtime.close)
+        runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
+        yield runtime
 
 
 @pytest.fixture(scope="module")

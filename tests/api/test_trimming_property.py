@@ -27,6 +27,7 @@ test's own model of what it pushed; it does not use openpush's evaluator or expa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from openpush.api.app import create_app
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import Api, make_settings
+from tests.pgserver import API_STATE, fresh_database
 
 P = "PushProvider"
 EMAIL = "Email Security Provider"
@@ -476,14 +478,14 @@ async def disagreements(api: Api, example: Example) -> list[str]:
 
 
 async def run_example(root: Path, example: Example) -> list[str]:
-    runtime = Runtime.open(make_settings(root))
-    runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
-    try:
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(fresh_database()) if API_STATE == "postgres" else ""
+        runtime = Runtime.open(make_settings(root, database=database))
+        stack.callback(runtime.close)
+        runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://openpush.test") as http:
             return await disagreements(api=Api(http=http, runtime=runtime), example=example)
-    finally:
-        runtime.close()
 
 
 _counter = itertools.count()

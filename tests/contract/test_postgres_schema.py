@@ -30,6 +30,7 @@ fields|org_id text, name text, definition text
 identities|org_id text, provider text, name_key text, ref text, enabled boolean, ordering_id numeric, updated_at double precision
 identity_edges|org_id text, kind text, owner_provider text, owner_name text, parent_provider text, parent_name text, child_provider text, child_name text
 identity_versions|org_id text, version bigint
+index_documents|uid text, org_id text, source_id text, document_id text, title text, body text, date_ms bigint, acl ARRAY, fields jsonb, lowered jsonb, words tsvector, raw bytea
 items|org_id text, source_id text, document_id text, ordering_id numeric, state text, record bytea?, last_result text, last_reason text, updated_at double precision
 logs|id bigint, guid text, org_id text, source_id text, document_id text, operation text, result text, task text, reason text, ordering_id numeric, request_id text, created_at double precision, meta text
 meta|key text, value text
@@ -60,6 +61,13 @@ EXPECTED_INDEXES = [
     "identity_edges_owner",
     "identity_edges_parent",
     "identity_versions_pkey",
+    "index_documents_acl",
+    "index_documents_date",
+    "index_documents_fields",
+    "index_documents_lowered",
+    "index_documents_pkey",
+    "index_documents_source",
+    "index_documents_words",
     "items_ordering",
     "items_pkey",
     "logs_document",
@@ -86,6 +94,9 @@ EXPECTED_INDEXES = [
 # there) are NUMERIC ordering ids here, and the queue's claim flag is a lease.
 RENAMED = {"ordering_key": "ordering_id", "low_water_key": "low_water", "claimed": "claimed_by"}
 POSTGRES_ONLY = {("operations", "scope"), ("operations", "lease_until")}
+# Tables of PostgreSQL's own: the migrations' record and the search index (the embedded
+# default keeps its index in tantivy, outside SQLite).
+POSTGRES_ONLY_TABLES = {"schema_migrations", "index_documents"}
 
 
 @pytest.fixture
@@ -120,14 +131,14 @@ def indexes(url: str) -> list[str]:
 def test_migrations_build_the_expected_schema_once(empty: str) -> None:
     from openpush.storage.postgres import migrations
 
-    assert [m.name for m in migrations.upgrade(empty)] == ["initial"]
+    assert [m.name for m in migrations.upgrade(empty)] == ["initial", "search_index"]
     expected = dict(line.split("|") for line in EXPECTED_TABLES.strip().splitlines())
     assert tables(empty) == expected
     assert indexes(empty) == sorted(EXPECTED_INDEXES)
     assert migrations.upgrade(empty) == []  # again: nothing to do, nothing changes
     assert tables(empty) == expected
     state = migrations.status(empty)
-    assert (state.current, state.ok, state.pending) == (1, True, [])
+    assert (state.current, state.ok, state.pending) == (2, True, [])
 
 
 def test_the_schema_has_every_table_and_column_of_the_sqlite_one(
@@ -149,7 +160,7 @@ def test_the_schema_has_every_table_and_column_of_the_sqlite_one(
     postgres_columns = {
         (table, column.split()[0])
         for table, columns in tables(empty).items()
-        if table != "schema_migrations"
+        if table not in POSTGRES_ONLY_TABLES
         for column in columns.split(", ")
     }
     assert postgres_columns - POSTGRES_ONLY == sqlite_columns
@@ -184,17 +195,17 @@ def test_an_edited_migration_is_refused(empty: str) -> None:
     migrations.upgrade(empty)
     edited = migrations.Migration(1, "initial", migrations.MIGRATIONS[0].sql + "\n-- edited")
     with pytest.raises(StorageError, match="must never be edited"):
-        migrations.check(empty, (edited,))
+        migrations.check(empty, (edited, *migrations.MIGRATIONS[1:]))
 
 
 def test_a_later_migration_is_applied_after_the_first(empty: str) -> None:
     from openpush.storage.postgres import migrations
 
-    later = migrations.Migration(2, "extra", "CREATE TABLE extra (id integer PRIMARY KEY);")
-    assert [m.version for m in migrations.upgrade(empty)] == [1]
-    with pytest.raises(StorageError, match="is at schema version 1, this openpush needs version 2"):
+    later = migrations.Migration(3, "extra", "CREATE TABLE extra (id integer PRIMARY KEY);")
+    assert [m.version for m in migrations.upgrade(empty)] == [1, 2]
+    with pytest.raises(StorageError, match="is at schema version 2, this openpush needs version 3"):
         migrations.check(empty, (*migrations.MIGRATIONS, later))
-    assert [m.version for m in migrations.upgrade(empty, (*migrations.MIGRATIONS, later))] == [2]
+    assert [m.version for m in migrations.upgrade(empty, (*migrations.MIGRATIONS, later))] == [3]
     assert "extra" in tables(empty)
 
 

@@ -23,6 +23,7 @@ equal those of ``Model``, a plain reading of push-api.md §2.4 and §8 and of do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from openpush.domain.organizations import PRESETS, ApiKey, Organization, hash_ap
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import make_settings
+from tests.pgserver import API_STATE, fresh_database
 
 DOCS = [f"https://order.test/d{n}" for n in range(4)]
 USERS = ["u0", "u1", "u2"]
@@ -145,8 +147,9 @@ class Model:
 class Server:
     """The app in process with a hand-driven worker; one organization per state machine."""
 
-    def __init__(self, root: Path) -> None:
-        self.runtime = Runtime.open(make_settings(root, bootstrap_org="", bootstrap_api_key=""))
+    def __init__(self, root: Path, database: str = "") -> None:
+        settings = make_settings(root, bootstrap_org="", bootstrap_api_key="", database=database)
+        self.runtime = Runtime.open(settings)
         self.runtime.worker = Worker(
             self.runtime.store, self.runtime.index, self.runtime.settings, blobs=self.runtime.blobs
         )
@@ -411,11 +414,12 @@ class Ordering(RuleBasedStateMachine):
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path)
-    try:
+    """The server on SQLite, or on a fresh PostgreSQL database (OPENPUSH_TEST_STATE=postgres)."""
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(fresh_database()) if API_STATE == "postgres" else ""
+        server = Server(tmp_path, database)
+        stack.callback(server.close)
         yield server
-    finally:
-        server.close()
 
 
 def test_random_interleavings_end_as_the_model_says(server: Server) -> None:

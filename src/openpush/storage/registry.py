@@ -48,7 +48,7 @@ def _postgres(url: str, settings: Settings) -> StateStore:
         if (exc.name or "").partition(".")[0] not in {"psycopg", "psycopg_pool"}:
             raise
         raise MissingDependencyError("psycopg", "postgres") from exc
-    return PostgresStateStore(url)
+    return PostgresStateStore(url, lease_seconds=settings.queue_lease_seconds)
 
 
 register_state_store("sqlite", _sqlite)

@@ -139,7 +139,12 @@ async def delete_source(request: Request, organizationId: str, sourceId: str) ->
     purge = getattr(runtime.store.items, "purge_source", None)
     if purge is not None:
         purge(caller.org_id, source.id)
+    org_id, source_id = caller.org_id, source.id
     if runtime.worker is not None:
-        org_id, source_id = caller.org_id, source.id
         runtime.worker.run_exclusive(lambda writer: writer.delete_source(org_id, source_id))
+    elif getattr(runtime.index, "concurrent_writers", False):
+        # a shared index (PostgreSQL) takes writes from any process: no worker here, drop now
+        writer = runtime.index.writer()
+        writer.delete_source(org_id, source_id)
+        writer.commit()
     return Response(status_code=204)
