@@ -17,16 +17,20 @@ What is counted, and where:
 
 The counters are process-wide, as Prometheus counters are: they count what *this* process
 did since it started. The worker runs in a thread of the process it counts into, so with
-``serve --no-worker`` plus a separate ``openpush worker`` the API process reports its queue
-depth and HTTP traffic, and the pipeline counters stay at zero (the worker process serves no
-HTTP). No label names an organization, a source or a document: ``/metrics`` can be scraped
-without credentials and tells nothing about any tenant's data.
+``serve --no-worker`` plus separate ``openpush worker`` processes the API process reports
+its queue depth and HTTP traffic, and each worker reports its pipeline counters on its own
+port (``openpush worker --metrics-port``, served by :func:`serve_metrics`). No label names
+an organization, a source or a document: ``/metrics`` can be scraped without credentials and
+tells nothing about any tenant's data.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -37,15 +41,19 @@ __all__ = [
     "CONTENT_TYPE",
     "REGISTRY",
     "HttpMetricsMiddleware",
+    "read_queue_depth",
     "record_applied",
     "record_outcomes",
     "render",
+    "serve_metrics",
 ]
 
 # The classic text format, which every Prometheus version reads; all names here are in its
 # legacy character set, so generate_latest's output is exactly that format.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "<unmatched>"
+
+log = logging.getLogger("openpush.metrics")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -92,6 +100,15 @@ def record_applied(operations: Iterable[QueuedOperation], now: float | None = No
         )
 
 
+def read_queue_depth(queue: Any) -> int | None:
+    """The durable queue's length, or None (logged) when the state store cannot be read."""
+    try:
+        return int(queue.depth())
+    except Exception:  # the scrape still reports what the process counted
+        log.warning("metrics: cannot read the queue depth", exc_info=True)
+        return None
+
+
 def render(queue_depth: int | None, worker_running: bool | None) -> bytes:
     """The exposition: the process counters, then the gauges read at scrape time.
 
@@ -111,6 +128,43 @@ def render(queue_depth: int | None, worker_running: bool | None) -> bytes:
             registry=scrape,
         ).set(1 if worker_running else 0)
     return generate_latest(REGISTRY) + generate_latest(scrape)
+
+
+def serve_metrics(
+    host: str, port: int, exposition: Callable[[], bytes], healthy: Callable[[], bool]
+) -> ThreadingHTTPServer:
+    """``GET /metrics`` and ``GET /health`` of a process without an HTTP API (a worker).
+
+    ``/health`` answers 200 while ``healthy()`` holds, 503 otherwise. The server runs in a
+    daemon thread; ``shutdown()`` stops it. Port 0 picks a free one (``server_address``).
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.partition("?")[0]
+            if path == "/metrics":
+                self._answer(200, exposition(), CONTENT_TYPE)
+            elif path == "/health":
+                ok = healthy()
+                body = b'{"status":"ok"}' if ok else b'{"status":"unavailable"}'
+                self._answer(200 if ok else 503, body, "application/json")
+            else:
+                self._answer(404, b'{"status":"not found"}', "application/json")
+
+        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # scrapes every few seconds would flood the log
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="openpush-metrics", daemon=True).start()
+    return server
 
 
 Scope = MutableMapping[str, Any]

@@ -55,6 +55,7 @@ class OpenpushServer:
         self.host = "127.0.0.1"
         self.process: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}  # extra OPENPUSH_* settings for the process
+        self.args: list[str] = []  # extra command-line options of ``openpush serve``
         self.starts = 0
         self.http = requests.Session()
         self.http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
@@ -102,6 +103,7 @@ class OpenpushServer:
             str(self.data_dir),
             "--log-level",
             "warning",
+            *self.args,
         ]
         with (
             (self.root / f"server-{self.starts}.stdout").open("wb") as out,

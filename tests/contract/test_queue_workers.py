@@ -90,6 +90,23 @@ def test_a_source_operation_waits_for_and_holds_back_its_source(open_store: Any)
     assert seqs(a.queue.claim(10)) == [item_y]
 
 
+def test_a_claim_takes_one_batch_file_and_leaves_the_next_to_another_worker(
+    open_store: Any,
+) -> None:
+    a, b = open_store(), open_store()
+    docs_file, wiki_file, docs_after, wiki_item = a.queue.enqueue(
+        [
+            new_op(None, kind=OperationKind.BATCH_FILE),
+            new_op(None, source="wiki", kind=OperationKind.BATCH_FILE),
+            new_op("https://x"),
+            new_op("https://w", source="wiki"),
+        ]
+    )
+    # a takes docs' file (and what follows it in docs), not wiki's file too
+    assert seqs(a.queue.claim(10)) == [docs_file, docs_after]
+    assert seqs(b.queue.claim(10)) == [wiki_file, wiki_item]
+
+
 def test_identity_operations_hold_back_their_organization(open_store: Any) -> None:
     a, b = open_store(), open_store()
     a.catalog.create_organization(Organization("globex", "Globex"))

@@ -95,6 +95,11 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def running(self) -> bool:
+        """Started, its thread alive, and not asked to stop."""
+        return self._thread is not None and self._thread.is_alive() and not self.stopping
+
     def wake(self) -> None:
         self._wake.set()
 

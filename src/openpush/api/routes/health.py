@@ -46,18 +46,10 @@ _METRICS_ANSWER: dict[int | str, dict[str, Any]] = {
 
 
 def worker_running(runtime: Runtime) -> bool | None:
-    """Whether this process's worker thread is alive; None when it runs no worker.
-
-    ``Worker`` exposes no liveness property, so this reads its thread (``_thread``): the
-    least intrusive check, and one that does not depend on the worker's internals otherwise.
-    """
+    """Whether this process's worker thread is alive; None when it runs no worker."""
     if not runtime.settings.worker:
         return None
-    worker = runtime.worker
-    if worker is None or worker.stopping:
-        return False
-    thread = getattr(worker, "_thread", None)
-    return thread is not None and thread.is_alive()
+    return runtime.worker is not None and runtime.worker.running
 
 
 def _check_store(runtime: Runtime) -> None:
@@ -111,10 +103,6 @@ async def ready(request: Request) -> JsonResponse:
 @router.get("/metrics", summary="Prometheus metrics", responses=_METRICS_ANSWER)
 async def prometheus_metrics(request: Request) -> Response:
     runtime = runtime_of(request)
-    try:
-        depth: int | None = runtime.store.queue.depth()
-    except Exception:  # the scrape still reports what the process counted
-        log.warning("metrics: cannot read the queue depth", exc_info=True)
-        depth = None
+    depth = metrics.read_queue_depth(runtime.store.queue)
     body = metrics.render(depth, worker_running(runtime))
     return Response(body, media_type=metrics.CONTENT_TYPE)

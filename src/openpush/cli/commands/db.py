@@ -12,19 +12,11 @@ from urllib.parse import urlparse
 
 import click
 
+from openpush.cli.commands._options import database_option
 from openpush.errors import MissingDependencyError, OpenpushError
 from openpush.settings import load_settings
 
 __all__ = ["db"]
-
-
-def _database_option(fn: Any) -> Any:
-    return click.option(
-        "--database",
-        default=None,
-        metavar="URL",
-        help="State store URL [env OPENPUSH_DATABASE; empty: SQLite in the data directory].",
-    )(fn)
 
 
 def _postgres_url(database: str | None) -> str | None:
@@ -54,7 +46,7 @@ def db() -> None:
 
 
 @db.command()
-@_database_option
+@database_option
 def upgrade(database: str | None) -> None:
     """Apply the schema migrations the database lacks (safe to run again)."""
     url = _postgres_url(database)
@@ -73,7 +65,7 @@ def upgrade(database: str | None) -> None:
 
 
 @db.command()
-@_database_option
+@database_option
 def status(database: str | None) -> None:
     """Show the applied and pending migrations; exit 1 if any is pending."""
     url = _postgres_url(database)

@@ -19,10 +19,12 @@ import signal
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from openpush.settings import load_settings
+from openpush.cli.commands._options import blobs_option, data_dir_option, database_option
+from openpush.settings import Settings, load_settings
 
 __all__ = ["serve", "worker"]
 
@@ -36,19 +38,12 @@ KEEP_ALIVE_SECONDS = 75
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _data_dir_option(fn: Any) -> Any:
-    return click.option(
-        "--data-dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Directory holding all state [env OPENPUSH_DATA_DIR; default ./openpush-data].",
-    )(fn)
-
-
 @click.command()
 @click.option("--host", default=None, help="Bind address [env OPENPUSH_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env OPENPUSH_PORT; default 8000].")
-@_data_dir_option
+@data_dir_option
+@database_option
+@blobs_option
 @click.option(
     "--bootstrap-org",
     default=None,
@@ -65,6 +60,8 @@ def serve(
     host: str | None,
     port: int | None,
     data_dir: Path | None,
+    database: str | None,
+    blobs: str | None,
     bootstrap_org: str | None,
     bootstrap_api_key: str | None,
     no_worker: bool,
@@ -81,6 +78,8 @@ def serve(
             "host": host,
             "port": port,
             "data_dir": data_dir,
+            "database": database,
+            "blobs": blobs,
             "bootstrap_org": bootstrap_org,
             "bootstrap_api_key": bootstrap_api_key,
             "log_level": log_level,
@@ -97,10 +96,7 @@ def serve(
     if stop.event.is_set():  # a stop signal arrived while opening
         runtime.close()
         return
-    click.echo(
-        f"openpush listening on http://{settings.host}:{settings.port} "
-        f"(data in {settings.data_dir.resolve()})"
-    )
+    click.echo(f"openpush listening on http://{settings.host}:{settings.port} ({where(settings)})")
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -137,6 +133,17 @@ class _StopSignals:
             self.server.should_exit = True
 
 
+def where(settings: Settings) -> str:
+    """Where this process keeps its state, for the start-up line; no password is shown."""
+    if not settings.database:
+        return f"data in {settings.data_dir.resolve()}"
+    parts = urlsplit(settings.database)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    return f"state in {urlunsplit(parts)}"
+
+
 def tune_gc() -> None:
     """Garbage-collector settings for a long-running server process.
 
@@ -152,20 +159,56 @@ def tune_gc() -> None:
 
 
 @click.command()
-@_data_dir_option
+@data_dir_option
+@database_option
+@blobs_option
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve GET /metrics and /health on this port [default: none].",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Bind address of --metrics-port."
+)
 @click.option("--log-level", default=None, help="Log level [default info].")
-def worker(data_dir: Path | None, log_level: str | None) -> None:
+def worker(
+    data_dir: Path | None,
+    database: str | None,
+    blobs: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_level: str | None,
+) -> None:
     """Run the indexing pipeline only (the API runs with `serve --no-worker`)."""
+    from openpush import metrics
     from openpush.runtime import Runtime
 
-    settings = load_settings({"data_dir": data_dir, "log_level": log_level})
+    settings = load_settings(
+        {"data_dir": data_dir, "database": database, "blobs": blobs, "log_level": log_level}
+    )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     stop = _StopSignals()
     runtime = Runtime.open(settings, worker=True)
     tune_gc()
-    click.echo(f"openpush worker running (data in {settings.data_dir.resolve()})")
+    exporter = None
+    if metrics_port is not None:
+        worker_ = runtime.worker
+        assert worker_ is not None
+
+        def exposition() -> bytes:
+            return metrics.render(metrics.read_queue_depth(runtime.store.queue), worker_.running)
+
+        exporter = metrics.serve_metrics(
+            metrics_host, metrics_port, exposition, lambda: worker_.running
+        )
+        host, port = exporter.server_address[:2]
+        click.echo(f"openpush worker metrics on http://{host}:{port}/metrics")
+    click.echo(f"openpush worker running ({where(settings)})")
     stop.event.wait()
+    if exporter is not None:
+        exporter.shutdown()
     runtime.close()
     click.echo("openpush worker stopped")

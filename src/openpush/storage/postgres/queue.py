@@ -13,6 +13,9 @@ It keeps the single SQLite worker's guarantees when many workers claim at once:
   permissions read identities). A claim skips every operation that overlaps one claimed by
   a live worker, or one that arrived earlier and is ready but not part of this claim; a
   delayed operation (``queueDelay``) holds nothing back until it is due, as in SQLite.
+- **Shared.** A claim takes at most one batch file: a batch file is minutes of work, and the
+  next one (of another source, or an identity batch of another organization) goes to the
+  next worker that asks rather than waiting behind it.
 - **Crash-safe.** A killed worker's claims lapse with its lease and are claimed again, the
   attempt counted.
 
@@ -27,6 +30,8 @@ released at that moment.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -55,18 +60,18 @@ _WINDOWS = 4
 _NOW = "SELECT extract(epoch FROM clock_timestamp())::float8 AS now"
 # Operations claimed by a live worker: they hold back everything they overlap.
 _IN_FLIGHT = (
-    "SELECT seq, org_id, source_id, scope, document_id FROM operations"
+    "SELECT seq, org_id, source_id, scope, document_id, kind FROM operations"
     " WHERE claimed_by IS NOT NULL AND lease_until >= %s"
 )
 # The next ``limit`` ready operations after a sequence number, locked for this claim.
 _WINDOW = (
-    "SELECT seq, org_id, source_id, scope, document_id FROM operations"
+    "SELECT seq, org_id, source_id, scope, document_id, kind FROM operations"
     " WHERE seq > %s AND available_at <= %s AND (claimed_by IS NULL OR lease_until < %s)"
     " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED"
 )
 # Ready operations of the same stretch that another transaction holds locked.
 _LOCKED_ELSEWHERE = (
-    "SELECT seq, org_id, source_id, scope, document_id FROM operations"
+    "SELECT seq, org_id, source_id, scope, document_id, kind FROM operations"
     " WHERE seq > %s AND seq <= %s AND available_at <= %s"
     " AND (claimed_by IS NULL OR lease_until < %s) AND NOT (seq = ANY(%s))"
 )
@@ -159,6 +164,7 @@ def _claimable(conn: Connection, limit: int, now: float) -> list[int]:
     for row in conn.execute(_IN_FLIGHT, (now,)):
         blockers.add(row)
     chosen: list[int] = []
+    files = 0  # batch files chosen: at most one, so that other workers get the next ones
     after = 0
     for _ in range(_WINDOWS):
         window = conn.execute(_WINDOW, (after, now, now, limit)).fetchall()
@@ -168,8 +174,15 @@ def _claimable(conn: Connection, limit: int, now: float) -> list[int]:
         taken = set(mine)
         others = conn.execute(_LOCKED_ELSEWHERE, (after, mine[-1], now, now, mine)).fetchall()
         for row in sorted((*window, *others), key=lambda r: r["seq"]):
-            if row["seq"] in taken and not blockers.block(row) and len(chosen) < limit:
+            is_file = row["kind"] == OperationKind.BATCH_FILE.value
+            if (
+                row["seq"] in taken
+                and not blockers.block(row)
+                and len(chosen) < limit
+                and not (is_file and files)
+            ):
                 chosen.append(row["seq"])
+                files += is_file
             else:
                 blockers.add(row)
         if len(chosen) >= limit or len(window) < limit:
@@ -218,7 +231,11 @@ class _Claims:
 
 
 class PostgresQueue:
-    """One claimer: a store instance is one worker (its id is ``claimer``)."""
+    """One claimer: a store instance is one worker.
+
+    Its id, ``claimer``, is ``host:pid:random``: what an operator reads in the
+    ``operations.claimed_by`` column to tell which process holds a claim.
+    """
 
     def __init__(
         self,
@@ -228,7 +245,7 @@ class PostgresQueue:
         heartbeat_seconds: float | None = None,
     ) -> None:
         self._db = db
-        self.claimer = f"{uuid.uuid4()}"
+        self.claimer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds or lease_seconds / 4
         self._claims = _Claims()
