@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -223,29 +223,59 @@ def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
     return 100 * (os.cpu_count() or 1) * (after[0] - before[0]) / max(after[1] - before[1], 1)
 
 
-class Server:
-    """``openpush serve`` as a child process; ``pid`` is the openpush (Python) process itself."""
+def openpush_command() -> list[str]:
+    """The ``openpush`` console script next to this Python, started directly (no shell)."""
+    script = Path(sys.executable).parent / "openpush"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "openpush"]
 
-    def __init__(self, workdir: Path, name: str) -> None:
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class Server:
+    """``openpush serve`` as a child process; ``pid`` is the openpush (Python) process itself.
+
+    ``args`` go to ``openpush serve`` (``--no-worker``) and ``env`` over the inherited
+    environment (``OPENPUSH_DATABASE``, ``OPENPUSH_BLOBS``).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        *,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = workdir / f"{name}.log"
-        env = dict(
+        environ = dict(
             os.environ,
             OPENPUSH_BOOTSTRAP_ORG=ORG,
             OPENPUSH_BOOTSTRAP_API_KEY=API_KEY,
             OPENPUSH_DATA_DIR=str(workdir / name),
             OPENPUSH_PORT=str(port),
         )
-        script = Path(sys.executable).parent / "openpush"
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "openpush"]
+        environ.update(env or {})
         with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen([*command, "serve"], stdout=out, stderr=out, env=env)
+            self.proc = subprocess.Popen(
+                [*openpush_command(), "serve", *args], stdout=out, stderr=out, env=environ
+            )
         self.pid = self.proc.pid
         self.local = threading.local()
         self.source_id = ""
+        self.batch_sources: dict[str, str] = {}  # batch id -> the source it was pushed to
 
     def client(self) -> httpx.Client:
         """One keep-alive client per thread."""
@@ -271,22 +301,36 @@ class Server:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"openpush serve did not answer /health in {timeout:g} s")
             time.sleep(0.05)
-        body = {"name": "bench", "sourceType": "PUSH", "sourceVisibility": "SECURED"}
-        source = self.call("POST", f"/rest/organizations/{ORG}/sources", 201, json=body)
-        self.source_id = source["id"]
+        self.source_id = self.add_source("bench")
         fields = f"/rest/organizations/{ORG}/indexes/fields/batch/create"
         self.call("POST", fields, 204, json=FIELDS)
 
-    def push_batch(self, content: bytes | BinaryIO) -> str:
-        """File container, upload, batch call: what a connector does per batch; the batch id."""
+    def add_source(self, name: str) -> str:
+        """A new SECURED Push source; its id."""
+        body = {"name": name, "sourceType": "PUSH", "sourceVisibility": "SECURED"}
+        return str(self.call("POST", f"/rest/organizations/{ORG}/sources", 201, json=body)["id"])
+
+    def push_batch(self, content: bytes | BinaryIO, source_id: str = "") -> str:
+        """File container, upload, batch call: what a connector does per batch; the batch id.
+
+        Pushed to ``source_id``, by default the source ``start`` created.
+        """
+        source_id = source_id or self.source_id
         container = self.call("POST", f"/push/v1/organizations/{ORG}/files", 201)
         upload = self.client().put(
             container["uploadUri"], headers=container["requiredHeaders"], content=content
         )
         if upload.status_code != 200:
             raise RuntimeError(f"upload: {upload.status_code} {upload.text[:500]}")
-        path = f"/push/v1/organizations/{ORG}/sources/{self.source_id}/documents/batch"
-        return self.call("PUT", path, 202, params={"fileId": container["fileId"]})["batchId"]
+        path = f"/push/v1/organizations/{ORG}/sources/{source_id}/documents/batch"
+        batch_id = self.call("PUT", path, 202, params={"fileId": container["fileId"]})["batchId"]
+        self.batch_sources[batch_id] = source_id
+        return str(batch_id)
+
+    def batch_path(self, batch_id: str) -> str:
+        """``GET`` path of a batch's status (under the source it was pushed to)."""
+        source_id = self.batch_sources.get(batch_id, self.source_id)
+        return f"/push/v1/organizations/{ORG}/sources/{source_id}/documents/batches/{batch_id}"
 
     def count(self) -> int:
         body = {"q": "", "numberOfResults": 0}
@@ -314,34 +358,28 @@ class Server:
 
     def batch_outcomes(self, batch_ids: list[str], timeout: float = 60.0) -> dict[str, Any]:
         """Final state and result counts of every batch, and the first failure reasons."""
-        path = f"/push/v1/organizations/{ORG}/sources/{self.source_id}/documents/batches/"
         states: Counter[str] = Counter()
         counts: Counter[str] = Counter()
         reasons: list[str] = []
         deadline = time.monotonic() + timeout
         for batch_id in batch_ids:
-            batch = self.call("GET", path + batch_id, 200)
+            path = self.batch_path(batch_id)
+            batch = self.call("GET", path, 200)
             while batch["state"] in ("QUEUED", "PROCESSING") and time.monotonic() < deadline:
                 time.sleep(0.1)
-                batch = self.call("GET", path + batch_id, 200)
+                batch = self.call("GET", path, 200)
             states[batch["state"]] += 1
             counts.update(batch["counts"])
             if batch["error"]:
                 reasons.append(f"batch {batch_id}: {batch['error']}")
             if batch["counts"].get("REJECTED") or batch["counts"].get("ERROR"):
-                bad = self.call("GET", path + batch_id, 200, params={"result": "REJECTED,ERROR"})
+                bad = self.call("GET", path, 200, params={"result": "REJECTED,ERROR"})
                 reasons += [f"{e['documentId']}: {e['result']} {e['reason']}" for e in bad["items"]]
         ok = set(states) == {"COMPLETED"} and not counts["REJECTED"] and not counts["ERROR"]
         return {"ok": ok, "states": dict(states), "counts": dict(counts), "reasons": reasons[:10]}
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 class CpuMeter:
