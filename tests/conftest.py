@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from tests.pgserver import API_STATES
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -11,3 +13,12 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("OPENPUSH_"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module", params=API_STATES)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The state store (and index) an API test runs on: ``sqlite`` or ``postgres``.
+
+    Both by default; ``OPENPUSH_TEST_STATE`` picks one (see ``tests.pgserver``).
+    """
+    return str(request.param)

@@ -6,7 +6,10 @@ databases). When no server answers, PostgreSQL tests are skipped with the reason
 in CI (``CI`` or ``OPENPUSH_TEST_REQUIRE_POSTGRES=1`` set), where they fail: there the
 PostgreSQL backend must be tested, not silently left out.
 
-``OPENPUSH_TEST_STATE=postgres`` runs the API tests (``tests/api``) on PostgreSQL too.
+The API tests (``tests/api``, the trimming property test and the stateful ordering test)
+run on both backends: SQLite with the embedded index, and PostgreSQL with its index (the
+parameters of the ``backend`` fixture in ``tests/conftest.py``). ``OPENPUSH_TEST_STATE``
+set to ``sqlite`` or ``postgres`` runs them on that one only.
 
 The variables are read when this module is imported: the autouse fixture that scrubs
 ``OPENPUSH_*`` from the environment runs later.
@@ -27,7 +30,9 @@ ADMIN_URL = os.environ.get(
     "OPENPUSH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRED = bool(os.environ.get("CI")) or os.environ.get("OPENPUSH_TEST_REQUIRE_POSTGRES") == "1"
-API_STATE = os.environ.get("OPENPUSH_TEST_STATE", "sqlite")
+_STATE = os.environ.get("OPENPUSH_TEST_STATE", "")
+#: The backends the API tests run on.
+API_STATES = (_STATE,) if _STATE in ("sqlite", "postgres") else ("sqlite", "postgres")
 
 
 @functools.cache
@@ -58,6 +63,11 @@ def _admin(sql: str) -> None:
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
+
+
+def database_for(backend: str, stack: contextlib.ExitStack) -> str:
+    """The ``database`` setting of a runtime on ``backend``: "" for SQLite, else a fresh one."""
+    return stack.enter_context(fresh_database()) if backend == "postgres" else ""
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from openpush.domain.organizations import PRESETS, ApiKey, Organization, hash_ap
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from openpush.settings import Settings
-from tests.pgserver import API_STATE, fresh_database
+from tests.pgserver import database_for
 
 ORG = "acme"
 ADMIN_KEY = "admin-key"
@@ -42,12 +42,11 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[Runtime]:
-    """The runtime on SQLite, or on a fresh PostgreSQL database (OPENPUSH_TEST_STATE=postgres)."""
+def runtime(tmp_path: Path, settings_overrides: dict[str, Any], backend: str) -> Iterator[Runtime]:
+    """The runtime on SQLite, or on a fresh PostgreSQL database (see ``tests.pgserver``)."""
     with contextlib.ExitStack() as stack:
-        if API_STATE == "postgres" and "database" not in settings_overrides:
-            database = stack.enter_context(fresh_database())
-            settings_overrides = {**settings_overrides, "database": database}
+        if "database" not in settings_overrides:
+            settings_overrides = {**settings_overrides, "database": database_for(backend, stack)}
         rt = Runtime.open(make_settings(tmp_path, **settings_overrides))
         stack.callback(rt.close)
         rt.worker = Worker(rt.store, rt.index, rt.settings, blobs=rt.blobs)

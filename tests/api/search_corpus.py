@@ -20,7 +20,7 @@ from openpush.api.app import create_app
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import ADMIN_KEY, ORG, make_settings
-from tests.pgserver import API_STATE, fresh_database
+from tests.pgserver import database_for
 
 FIELDS = [
     {"name": "category", "type": "STRING", "facet": True, "sort": True},
@@ -111,12 +111,11 @@ class CorpusApi:
 
 
 @pytest.fixture(scope="module")
-def corpus_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+def corpus_runtime(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Runtime]:
     """The module's runtime: on SQLite, or on a fresh PostgreSQL database like ``runtime``."""
     path: Path = tmp_path_factory.mktemp("corpus")
     with contextlib.ExitStack() as stack:
-        database = stack.enter_context(fresh_database()) if API_STATE == "postgres" else ""
-        runtime = Runtime.open(make_settings(path, database=database))
+        runtime = Runtime.open(make_settings(path, database=database_for(backend, stack)))
         stack.callback(runtime.close)
         runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
         yield runtime

@@ -42,7 +42,7 @@ from openpush.api.app import create_app
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import Api, make_settings
-from tests.pgserver import API_STATE, fresh_database
+from tests.pgserver import database_for
 
 P = "PushProvider"
 EMAIL = "Email Security Provider"
@@ -477,10 +477,9 @@ async def disagreements(api: Api, example: Example) -> list[str]:
     return problems
 
 
-async def run_example(root: Path, example: Example) -> list[str]:
+async def run_example(root: Path, example: Example, backend: str) -> list[str]:
     with contextlib.ExitStack() as stack:
-        database = stack.enter_context(fresh_database()) if API_STATE == "postgres" else ""
-        runtime = Runtime.open(make_settings(root, database=database))
+        runtime = Runtime.open(make_settings(root, database=database_for(backend, stack)))
         stack.callback(runtime.close)
         runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
         transport = httpx.ASGITransport(app=create_app(runtime))
@@ -498,9 +497,9 @@ _counter = itertools.count()
 )
 @given(example=examples())
 def test_search_trims_exactly_as_the_reference_decides(
-    tmp_path_factory: pytest.TempPathFactory, example: Example
+    tmp_path_factory: pytest.TempPathFactory, backend: str, example: Example
 ) -> None:
     note(example.describe())
     root = tmp_path_factory.mktemp(f"trim{next(_counter)}")
-    problems = asyncio.run(run_example(root, example))
+    problems = asyncio.run(run_example(root, example, backend))
     assert not problems, example.describe() + "\n" + "\n".join(problems)

@@ -47,7 +47,7 @@ from openpush.domain.organizations import PRESETS, ApiKey, Organization, hash_ap
 from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import make_settings
-from tests.pgserver import API_STATE, fresh_database
+from tests.pgserver import database_for
 
 DOCS = [f"https://order.test/d{n}" for n in range(4)]
 USERS = ["u0", "u1", "u2"]
@@ -413,11 +413,10 @@ class Ordering(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """The server on SQLite, or on a fresh PostgreSQL database (OPENPUSH_TEST_STATE=postgres)."""
+def server(tmp_path: Path, backend: str) -> Iterator[Server]:
+    """The server on SQLite, or on a fresh PostgreSQL database (see ``tests.pgserver``)."""
     with contextlib.ExitStack() as stack:
-        database = stack.enter_context(fresh_database()) if API_STATE == "postgres" else ""
-        server = Server(tmp_path, database)
+        server = Server(tmp_path, database_for(backend, stack))
         stack.callback(server.close)
         yield server
 
