@@ -441,3 +441,34 @@ async def test_a_process_without_a_worker_drops_a_deleted_sources_items(
             assert found(index, "gone", visibility=everywhere) == []
     finally:
         runtime.close()
+
+
+def test_a_large_load_refreshes_the_statistics_so_rare_words_use_the_word_index(
+    database: str, index: PostgresIndex
+) -> None:
+    def plan(word: str) -> str:
+        with psycopg.connect(database) as conn:
+            rows = conn.execute(
+                "EXPLAIN SELECT count(*) FROM index_documents AS d"
+                " WHERE d.org_id = 'acme' AND d.words @@ %s::tsquery",
+                (f"'b:{word}'",),
+            ).fetchall()
+        return "\n".join(row[0] for row in rows)
+
+    def analysed_rows() -> float:
+        with psycopg.connect(database) as conn:
+            row = conn.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = 'index_documents'::regclass"
+            ).fetchone()
+        assert row is not None
+        return float(row[0])
+
+    write(index, *(doc(f"https://x/{n}", body=f"common word{n % 500}") for n in range(600)))
+    assert analysed_rows() < 0  # not yet: 600 rows are below the first refresh
+    assert "rows=4 " not in plan("word7")
+    write(index, *(doc(f"https://y/{n}", body=f"common word{n % 500}") for n in range(600)))
+    assert analysed_rows() == 1200  # ANALYZE ran after the commit that crossed 1,000
+    # with statistics the planner knows a word is in 4 of 1,200 items (without them it
+    # guesses, and on a large table walks every row instead of the GIN index of words)
+    assert "rows=4 " in plan("word7"), plan("word7")
+    assert sorted(found(index, "word7")) == [f"https://{h}/{n}" for h in "xy" for n in (507, 7)]

@@ -62,6 +62,12 @@ _UPSERT = (
 )
 
 
+# the table's row count as of its last ANALYZE or VACUUM (-1: never)
+_SIZE = "SELECT reltuples AS rows FROM pg_class WHERE oid = 'index_documents'::regclass"
+#: pg_try_advisory_xact_lock key of the statistics refresh ("opanalyz")
+_ANALYZE_LOCK = 0x6F70616E616C797A
+
+
 def _uid(org_id: str, source_id: str, document_id: str) -> str:
     return document_uid(nul_free(org_id), nul_free(source_id), nul_free(document_id))
 
@@ -108,8 +114,9 @@ class _Buffer:
 class PostgresIndexWriter:
     """A write session: changes are buffered and applied in one transaction on commit."""
 
-    def __init__(self, db: PostgresDatabase) -> None:
+    def __init__(self, db: PostgresDatabase, statistics: _Statistics | None = None) -> None:
         self._db = db
+        self._statistics = statistics or _Statistics()
         self._lock = threading.Lock()
         self._buffer = _Buffer([], {})
 
@@ -141,6 +148,8 @@ class PostgresIndexWriter:
             key=lambda row: str(row[0]),
         )
         self._db.write(lambda conn: _apply(conn, buffer.sources, deleted, rows))
+        if rows:
+            self._db.write(lambda conn: self._statistics.wrote(conn, len(rows)))
 
     def rollback(self) -> None:
         with self._lock:
@@ -165,6 +174,39 @@ def _apply(
         cur.executemany(_UPSERT, rows)
 
 
+class _Statistics:
+    """Keeps the planner's statistics of ``index_documents`` fresh after large writes.
+
+    Whether a word's GIN index or a full scan answers a query is the planner's call, from the
+    table's statistics. Without them (a bulk load into a new table, autovacuum turned off or
+    behind) it walks the organization's every row and tests each item's words: measured on
+    20,000 items, 96 ms for a word of 1,046 items instead of 2.4 ms. So once the rows this
+    process wrote since its last ``ANALYZE`` exceed 1,000 plus a tenth of the table (as
+    PostgreSQL last counted it), it analyses the table; an advisory lock keeps two processes
+    from analysing at once (the other one counts on).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._written = 0
+
+    def wrote(self, conn: Connection, rows: int) -> bool:
+        """Count ``rows`` written; True if the table was analysed."""
+        with self._lock:
+            self._written += rows
+            written = self._written
+        size = conn.execute(_SIZE).fetchone()
+        if size is None or written <= 1000 + 0.1 * max(size["rows"], 0):
+            return False
+        got = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS got", (_ANALYZE_LOCK,))
+        if not got.fetchone()["got"]:  # type: ignore[index]
+            return False
+        conn.execute("ANALYZE index_documents")
+        with self._lock:
+            self._written -= written
+        return True
+
+
 class PostgresIndex:
     """The index in ``index_documents``, on a pool the state store may share."""
 
@@ -174,6 +216,7 @@ class PostgresIndex:
     def __init__(self, db: PostgresDatabase, *, owns_database: bool = False) -> None:
         self._db = db
         self._owns_database = owns_database
+        self._statistics = _Statistics()
 
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 10) -> PostgresIndex:
@@ -181,7 +224,7 @@ class PostgresIndex:
         return cls(PostgresDatabase(url, max_size=pool_size), owns_database=True)
 
     def writer(self) -> PostgresIndexWriter:
-        return PostgresIndexWriter(self._db)
+        return PostgresIndexWriter(self._db, self._statistics)
 
     def refresh(self) -> None:
         """Nothing to do: every committed write is visible to every search."""
