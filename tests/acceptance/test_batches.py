@@ -90,6 +90,20 @@ def batch_status(server: OpenpushServer, source_id: str, batch_id: str, **params
     return dict(response.json())
 
 
+def adds_per_document(server: OpenpushServer, source_id: str, batch_id: str) -> dict[str, int]:
+    """How many times the batch's log lists each documentId as added (every page)."""
+    adds: dict[str, int] = {}
+    page = 0
+    while True:
+        listed = batch_status(server, source_id, batch_id, page=page, perPage=1000)
+        for entry in listed["items"]:
+            if entry["operation"] == "ADD":
+                adds[entry["documentId"]] = adds.get(entry["documentId"], 0) + 1
+        if not listed["hasMore"]:
+            return adds
+        page += 1
+
+
 def wait_batch(server: OpenpushServer, source_id: str, batch_id: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -201,16 +215,7 @@ def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_applies_nothing_twice
         assert status["processed"] == count
         assert status["counts"] == {"COMPLETED": count}
         assert server.search_all(number_of_results=0)["totalCount"] == count
-        adds: dict[str, int] = {}
-        page = 0
-        while True:
-            listed = batch_status(server, source_id, batch_id, page=page, perPage=1000)
-            for entry in listed["items"]:
-                if entry["operation"] == "ADD":
-                    adds[entry["documentId"]] = adds.get(entry["documentId"], 0) + 1
-            if not listed["hasMore"]:
-                break
-            page += 1
+        adds = adds_per_document(server, source_id, batch_id)
         assert len(adds) == count
         assert set(adds.values()) == {1}, "an item was logged as added twice"
 

@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from push_api_clientpy import BatchUpdate, DocumentBuilder
 
 from tests.acceptance.conftest import START_TIMEOUT, STOP_TIMEOUT, OpenpushServer, free_port
-from tests.acceptance.test_batches import batch_status, wait_batch
+from tests.acceptance.test_batches import adds_per_document, batch_status, wait_batch
 from tests.acceptance.test_official_client import official_source
 from tests.acceptance.test_official_client_identities import (
     DAVE_DOC,
@@ -180,19 +180,6 @@ def deployment(
                 api.close()
 
 
-def added_once_each(server: OpenpushServer, source_id: str, batch_id: str) -> dict[str, int]:
-    adds: dict[str, int] = {}
-    page = 0
-    while True:
-        listed = batch_status(server, source_id, batch_id, page=page, perPage=1000)
-        for entry in listed["items"]:
-            if entry["operation"] == "ADD":
-                adds[entry["documentId"]] = adds.get(entry["documentId"], 0) + 1
-        if not listed["hasMore"]:
-            return adds
-        page += 1
-
-
 def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     deployment: Deployment,
 ) -> None:
@@ -229,7 +216,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     assert status["state"] == "COMPLETED", status
     assert status["processed"] == BATCH_ITEMS
     assert status["counts"] == {"COMPLETED": BATCH_ITEMS}
-    adds = added_once_each(api_a, source_id, batch_id)
+    adds = adds_per_document(api_a, source_id, batch_id)
     assert len(adds) == BATCH_ITEMS
     assert set(adds.values()) == {1}, "an item was logged as added twice"
     # the survivor took the batch over: the dead worker's claims are gone, and its own

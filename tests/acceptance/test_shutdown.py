@@ -22,7 +22,13 @@ from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from openpush.storage.base import LogQuery
 from tests.acceptance.conftest import running_server
-from tests.acceptance.test_batches import batch_status, upload_batch, wait_batch, write_batch
+from tests.acceptance.test_batches import (
+    adds_per_document,
+    batch_status,
+    upload_batch,
+    wait_batch,
+    write_batch,
+)
 from tests.api.conftest import ORG, Api, make_settings
 
 pytestmark = pytest.mark.acceptance
@@ -30,19 +36,6 @@ pytestmark = pytest.mark.acceptance
 COUNT = 4_000
 CHUNK = 200
 EXIT_WITHIN = 15.0  # seconds from SIGTERM to exit: one chunk and the closes, with room
-
-
-def _added_once(server, source_id: str, batch_id: str) -> dict[str, int]:
-    adds: dict[str, int] = {}
-    page = 0
-    while True:
-        listed = batch_status(server, source_id, batch_id, page=page, perPage=1000)
-        for entry in listed["items"]:
-            if entry["operation"] == "ADD":
-                adds[entry["documentId"]] = adds.get(entry["documentId"], 0) + 1
-        if not listed["hasMore"]:
-            return adds
-        page += 1
 
 
 def test_sigterm_mid_batch_exits_0_and_the_batch_resumes_exactly_once(tmp_path: Path) -> None:
@@ -89,7 +82,7 @@ def test_sigterm_mid_batch_exits_0_and_the_batch_resumes_exactly_once(tmp_path: 
         assert status["processed"] == count
         assert status["counts"] == {"COMPLETED": count}
         assert server.search_all(number_of_results=0)["totalCount"] == count
-        adds = _added_once(server, source_id, batch_id)
+        adds = adds_per_document(server, source_id, batch_id)
         assert len(adds) == count
         assert set(adds.values()) == {1}, "an item was logged as added twice"
 
