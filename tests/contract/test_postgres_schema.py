@@ -26,6 +26,7 @@ acl_shapes|org_id text, shape text
 api_keys|id text, org_id text, key_hash text, display_name text, privileges text, enabled boolean, created_at double precision, description text, created_by text, disabled_at double precision?
 batches|id text, org_id text, source_id text, kind text, file_ids text, ordering_id numeric, state text, total integer, processed integer, file_index integer, entry_index integer, counts text, error text, stream_id text, created_at double precision, finished_at double precision?
 containers|org_id text, file_id text, created_at double precision, expires_at double precision, state text, holder text
+daily_items|org_id text, day text, used bigint
 fields|org_id text, name text, definition text
 identities|org_id text, provider text, name_key text, ref text, enabled boolean, ordering_id numeric, updated_at double precision
 identity_edges|org_id text, kind text, owner_provider text, owner_name text, parent_provider text, parent_name text, child_provider text, child_name text
@@ -37,6 +38,7 @@ meta|key text, value text
 operations|seq bigint, org_id text, source_id text, kind text, scope text, document_id text?, ordering_id numeric, payload bytea, request_id text, enqueued_at double precision, available_at double precision, claimed_by text?, lease_until double precision?, attempts integer
 organizations|id text, display_name text, created_at double precision
 providers|org_id text, id text, key text, definition text
+rate_buckets|key text, tokens double precision, at double precision
 schema_migrations|version integer, name text, checksum text, applied_at timestamp with time zone
 source_activities|id bigint, org_id text, source_id text, activity text, started_at double precision, ended_at double precision?
 sources|org_id text, id text, name text, source_type text, visibility text, push_enabled boolean, stream_enabled boolean, providers text, low_water numeric, created_at double precision, updated_at double precision
@@ -54,6 +56,7 @@ EXPECTED_INDEXES = [
     "containers_expiry",
     "containers_holder",
     "containers_pkey",
+    "daily_items_pkey",
     "fields_pkey",
     "identities_ordering",
     "identities_pkey",
@@ -80,6 +83,7 @@ EXPECTED_INDEXES = [
     "operations_pkey",
     "organizations_pkey",
     "providers_pkey",
+    "rate_buckets_pkey",
     "schema_migrations_pkey",
     "source_activities_pkey",
     "source_activities_source",
@@ -94,9 +98,10 @@ EXPECTED_INDEXES = [
 # there) are NUMERIC ordering ids here, and the queue's claim flag is a lease.
 RENAMED = {"ordering_key": "ordering_id", "low_water_key": "low_water", "claimed": "claimed_by"}
 POSTGRES_ONLY = {("operations", "scope"), ("operations", "lease_until")}
-# Tables of PostgreSQL's own: the migrations' record and the search index (the embedded
-# default keeps its index in tantivy, outside SQLite).
-POSTGRES_ONLY_TABLES = {"schema_migrations", "index_documents"}
+# Tables of PostgreSQL's own: the migrations' record, the search index (the embedded
+# default keeps its index in tantivy, outside SQLite) and the shared rate limits (the
+# embedded default keeps them in its one API process).
+POSTGRES_ONLY_TABLES = {"schema_migrations", "index_documents", "rate_buckets", "daily_items"}
 
 
 @pytest.fixture
@@ -131,14 +136,14 @@ def indexes(url: str) -> list[str]:
 def test_migrations_build_the_expected_schema_once(empty: str) -> None:
     from openpush.storage.postgres import migrations
 
-    assert [m.name for m in migrations.upgrade(empty)] == ["initial", "search_index"]
+    assert [m.name for m in migrations.upgrade(empty)] == ["initial", "search_index", "rate_limits"]
     expected = dict(line.split("|") for line in EXPECTED_TABLES.strip().splitlines())
     assert tables(empty) == expected
     assert indexes(empty) == sorted(EXPECTED_INDEXES)
     assert migrations.upgrade(empty) == []  # again: nothing to do, nothing changes
     assert tables(empty) == expected
     state = migrations.status(empty)
-    assert (state.current, state.ok, state.pending) == (2, True, [])
+    assert (state.current, state.ok, state.pending) == (3, True, [])
 
 
 def test_the_schema_has_every_table_and_column_of_the_sqlite_one(
@@ -201,11 +206,11 @@ def test_an_edited_migration_is_refused(empty: str) -> None:
 def test_a_later_migration_is_applied_after_the_first(empty: str) -> None:
     from openpush.storage.postgres import migrations
 
-    later = migrations.Migration(3, "extra", "CREATE TABLE extra (id integer PRIMARY KEY);")
-    assert [m.version for m in migrations.upgrade(empty)] == [1, 2]
-    with pytest.raises(StorageError, match="is at schema version 2, this openpush needs version 3"):
+    later = migrations.Migration(4, "extra", "CREATE TABLE extra (id integer PRIMARY KEY);")
+    assert [m.version for m in migrations.upgrade(empty)] == [1, 2, 3]
+    with pytest.raises(StorageError, match="is at schema version 3, this openpush needs version 4"):
         migrations.check(empty, (*migrations.MIGRATIONS, later))
-    assert [m.version for m in migrations.upgrade(empty, (*migrations.MIGRATIONS, later))] == [3]
+    assert [m.version for m in migrations.upgrade(empty, (*migrations.MIGRATIONS, later))] == [4]
     assert "extra" in tables(empty)
 
 

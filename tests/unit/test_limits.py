@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openpush.api.throttle import Bucket, MemoryRateLimiter, Throttle
+from openpush.api.throttle import Throttle
 from openpush.domain.identities import (
     IdentityRef,
     IdentityUpdate,
@@ -33,6 +33,7 @@ from openpush.errors import (
     TooManyRequestsError,
 )
 from openpush.pipeline.batchfile import MalformedBatchFileError, scan
+from openpush.ratelimit import Bucket, MemoryRateLimiter
 from openpush.settings import Settings, load_settings
 
 LIMITS = {"max_content_bytes": 10, "max_metadata_value_bytes": 10, "max_dictionary_pairs": 2}

@@ -31,7 +31,7 @@ from openpush.api.routes import (
     streams,
     validate,
 )
-from openpush.api.throttle import Throttle, throttle_request
+from openpush.api.throttle import Throttle, limiter_for, throttle_request
 from openpush.metrics import HttpMetricsMiddleware
 from openpush.runtime import Runtime
 
@@ -65,7 +65,7 @@ def create_app(
     )
     app.state.runtime = runtime
     if throttle is None and runtime.settings.throttling:
-        throttle = Throttle(runtime.settings)
+        throttle = Throttle(runtime.settings, limiter=limiter_for(runtime))
     app.state.throttle = throttle
     install_error_handlers(app)
     install_openapi(app)

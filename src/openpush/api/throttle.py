@@ -17,22 +17,22 @@ When on:
   go over the quota is refused whole with ``429 TOO_MANY_DOCUMENTS_DAILY`` and ``Retry-After``
   = the seconds until the next UTC midnight.
 
-The counters live behind :class:`RateLimiter`. :class:`MemoryRateLimiter` keeps them in the
-process (the embedded mode has one API process; they restart empty). A deployment with several
-API processes needs a shared implementation, e.g. PostgreSQL rows updated with
-``UPDATE … RETURNING`` under the same protocol.
+The counters live behind :class:`~openpush.ratelimit.RateLimiter` (:func:`limiter_for`): in
+the process for the embedded default (one API process; they restart empty), in PostgreSQL when
+the state store is there, so that every API process draws from the same buckets and counts
+against the same daily quota. The PostgreSQL limiter does a round trip per request, so its
+calls run in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -41,88 +41,22 @@ from openpush.domain.transfers import BatchKind
 from openpush.errors import DailyQuotaExceededError, TooManyRequestsError
 from openpush.pipeline.batches import file_depth
 from openpush.pipeline.batchfile import MalformedBatchFileError, scan
+from openpush.ratelimit import Bucket, MemoryRateLimiter, RateLimiter
 
 if TYPE_CHECKING:
     from openpush.runtime import Runtime
     from openpush.settings import Settings
 
 __all__ = [
-    "Bucket",
-    "MemoryRateLimiter",
-    "RateLimiter",
     "Throttle",
     "charge_batch",
     "charge_items",
+    "limiter_for",
     "throttle_request",
 ]
 
 _PUSH_PREFIX = "/push/v1/organizations/"
 _COUNTED_SECTIONS = frozenset({"addOrUpdate", "partialUpdate", "merge"})
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """A token bucket: ``rate`` tokens a second, at most ``burst`` saved up."""
-
-    key: str
-    rate: float
-    burst: float
-
-
-class RateLimiter(Protocol):
-    """Where buckets and daily counters live; every method is atomic."""
-
-    def acquire(self, buckets: Sequence[Bucket], now: float) -> float:
-        """Take one token from every bucket, or from none: 0.0, or the seconds to wait."""
-        ...
-
-    def reserve_items(self, org_id: str, day: str, count: int, quota: int) -> bool:
-        """Add ``count`` to the organization's ``day`` counter unless it would pass ``quota``."""
-        ...
-
-    def items_used(self, org_id: str, day: str) -> int:
-        """Items counted for ``org_id`` on ``day`` so far."""
-        ...
-
-
-@dataclass
-class MemoryRateLimiter:
-    """The in-process :class:`RateLimiter`: dictionaries behind one lock."""
-
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _tokens: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, at)
-    _items: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    def acquire(self, buckets: Sequence[Bucket], now: float) -> float:
-        with self._lock:
-            levels = {}
-            wait = 0.0
-            for bucket in buckets:
-                if bucket.rate <= 0:
-                    continue  # no limit
-                tokens, at = self._tokens.get(bucket.key, (bucket.burst, now))
-                tokens = min(bucket.burst, tokens + max(0.0, now - at) * bucket.rate)
-                levels[bucket.key] = tokens
-                if tokens < 1:
-                    wait = max(wait, (1 - tokens) / bucket.rate)
-            taken = 0 if wait else 1
-            for key, tokens in levels.items():
-                self._tokens[key] = (tokens - taken, now)
-            return wait
-
-    def reserve_items(self, org_id: str, day: str, count: int, quota: int) -> bool:
-        with self._lock:
-            used = self._items.get((org_id, day), 0)
-            if used + count > quota:
-                return False
-            for stale in [k for k in self._items if k[1] != day]:
-                del self._items[stale]  # yesterday's counters are of no further use
-            self._items[(org_id, day)] = used + count
-            return True
-
-    def items_used(self, org_id: str, day: str) -> int:
-        with self._lock:
-            return self._items.get((org_id, day), 0)
 
 
 @dataclass
@@ -168,6 +102,26 @@ class Throttle:
     def counts_items(self, org_id: str) -> bool:
         return self.settings.for_org(org_id).daily_item_quota > 0
 
+    async def acheck(self, org_id: str, key_id: str | None) -> None:
+        """:meth:`check`, off the event loop when the limiter does I/O."""
+        if isinstance(self.limiter, MemoryRateLimiter):
+            self.check(org_id, key_id)
+        else:
+            await asyncio.to_thread(self.check, org_id, key_id)
+
+    async def areserve(self, org_id: str, count: int) -> None:
+        """:meth:`reserve`, off the event loop when the limiter does I/O."""
+        if isinstance(self.limiter, MemoryRateLimiter):
+            self.reserve(org_id, count)
+        else:
+            await asyncio.to_thread(self.reserve, org_id, count)
+
+
+def limiter_for(runtime: Runtime) -> RateLimiter:
+    """The state store's shared limiter if it has one (PostgreSQL), else an in-process one."""
+    shared: RateLimiter | None = getattr(runtime.store, "rate_limiter", None)
+    return shared if shared is not None else MemoryRateLimiter()
+
 
 def throttle_of(request: Request) -> Throttle | None:
     throttle: Throttle | None = getattr(request.app.state, "throttle", None)
@@ -183,14 +137,14 @@ async def throttle_request(request: Request) -> None:
     caller = authenticate(request)
     if org_id is None or caller.org_id != org_id:
         return  # the route answers 404 ORGANIZATION_NOT_FOUND
-    throttle.check(org_id, caller.key.id if caller.key is not None else None)
+    await throttle.acheck(org_id, caller.key.id if caller.key is not None else None)
 
 
 async def charge_items(request: Request, org_id: str, count: int) -> None:
     """Count a single push against the daily item quota (no-op when there is none)."""
     throttle = throttle_of(request)
     if throttle is not None:
-        throttle.reserve(org_id, count)
+        await throttle.areserve(org_id, count)
 
 
 async def charge_batch(
@@ -201,7 +155,7 @@ async def charge_batch(
     if throttle is None or kind is BatchKind.IDENTITIES or not throttle.counts_items(org_id):
         return
     count = await asyncio.to_thread(_count_items, runtime, org_id, kind, file_ids)
-    throttle.reserve(org_id, count)
+    await throttle.areserve(org_id, count)
 
 
 def _count_items(runtime: Runtime, org_id: str, kind: BatchKind, file_ids: Sequence[str]) -> int:

@@ -13,6 +13,7 @@ from openpush.storage.postgres.catalog import PostgresCatalog
 from openpush.storage.postgres.database import PostgresDatabase
 from openpush.storage.postgres.identities import PostgresIdentities
 from openpush.storage.postgres.items import PostgresItemStore, PostgresLogStore
+from openpush.storage.postgres.limits import PostgresRateLimiter
 from openpush.storage.postgres.queue import PostgresQueue
 from openpush.storage.postgres.transfers import PostgresTransfers
 
@@ -41,6 +42,8 @@ class PostgresStateStore:
         self.logs = PostgresLogStore(self.db)
         self.transfers = PostgresTransfers(self.db)
         self.identities = PostgresIdentities(self.db)
+        # request rates and daily quotas shared by every API process (api/throttle.py)
+        self.rate_limiter = PostgresRateLimiter(self.db)
 
     def close(self) -> None:
         self.queue.close()
