@@ -149,6 +149,28 @@ async def test_batch_items_share_the_batch_ordering_id_unless_they_carry_their_o
     assert status["counts"] == {"SKIPPED": 1}
 
 
+async def test_an_entry_ordering_id_beyond_64_bits_is_read_as_in_single_pushes(
+    api: Api,
+) -> None:
+    source = await api.create_source(visibility="SHARED")
+    big = 10**29 + 7  # 30 digits: the Crawling Module's orderingIds go beyond 64 bits
+    body = (
+        b'{"addOrUpdate": [{"documentId": "https://x.test/big", "data": "huge ordering",'
+        b' "orderingId": %d}, {"documentId": "https://x.test/small",'
+        b' "data": "plain entry"}]}' % big
+    )
+    status = await _run(api, source, body, orderingId=400)
+    assert status["state"] == "COMPLETED", status
+    assert status["counts"] == {"COMPLETED": 2}
+    by_id = {i["documentId"]: i for i in status["items"]}
+    assert by_id["https://x.test/big"]["orderingId"] == str(big)
+    assert by_id["https://x.test/small"]["orderingId"] == "400"
+    assert await api.search_as_view_all(q="huge") == {"https://x.test/big"}
+    # older than what the item holds now: skipped, even with 64-bit orderingIds
+    status = await _run(api, source, {"addOrUpdate": [item("big", orderingId=2**63 - 1)]})
+    assert status["counts"] == {"SKIPPED": 1}
+
+
 async def test_within_a_batch_adds_apply_before_deletes_and_the_last_duplicate_wins(
     api: Api,
 ) -> None:

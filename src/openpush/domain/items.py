@@ -129,7 +129,8 @@ class ItemDocument:
         if self.permissions is not None:
             out["permissions"] = self.permissions.to_dict()
         if self.ordering_id is not None:
-            out["ordering_id"] = self.ordering_id
+            # a string: up to 40 digits, beyond the 64-bit integers JSON encoders write
+            out["ordering_id"] = str(self.ordering_id)
         return out
 
     @classmethod
@@ -141,12 +142,13 @@ class ItemDocument:
 
             permissions = PermissionModel.from_dict(raw["permissions"])
         compression = raw.get("compression_type")
+        ordering = raw.get("ordering_id")
         return cls(
             document_id=raw["document_id"],
             metadata=dict(raw.get("metadata", {})),
             compression_type=CompressionType(compression) if compression else None,
             permissions=permissions,
-            ordering_id=raw.get("ordering_id"),
+            ordering_id=None if ordering is None else int(ordering),  # int in older records
             **{name: raw.get(name) for name in _OPTIONAL_STR},
         )
 

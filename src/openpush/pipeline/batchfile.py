@@ -29,7 +29,11 @@ File-level choices:
   depth 1, an entry of a section at 3): a deeper file is malformed, so that decoding an entry
   never builds an arbitrarily deep structure.
 * A leading UTF-8 byte order mark is skipped (some Windows tools write one; yajl refuses it).
-* yajl refuses integers beyond +/-(2**63 - 1) ("integer overflow"); such a file is malformed.
+* With ``use_float=True`` yajl refuses integers beyond +/-(2**63 - 1) ("integer overflow"),
+  which an orderingId may be (up to 40 digits, as in single pushes). Such a file is scanned
+  again with ``use_float=False`` (integers of any size, fractions as ``Decimal``) and its
+  entries are decoded the same way, their ``Decimal`` values turned into ``float``: slower,
+  for the rare file that needs it (:attr:`BatchScan.big_numbers`).
 * ijson reports no byte offset for a syntax error, so errors name the section and entry being
   read and how many bytes the parser had consumed when it failed.
 """
@@ -37,7 +41,8 @@ File-level choices:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, BinaryIO, NamedTuple
 
 import ijson
@@ -73,6 +78,7 @@ class BatchScan:
     counts: dict[str, int]
     ignored_keys: list[str]
     bare: bool
+    big_numbers: bool = False  # an integer beyond 64 bits: decode without use_float
 
     @property
     def total(self) -> int:
@@ -106,11 +112,30 @@ def scan(
     refuses a file nesting objects and arrays deeper than that (the top-level value is 1).
     """
     by_folded = _section_index(sections, bare_section)
+    try:
+        return _scan(stream, by_folded, sections, bare_section, max_depth, big_numbers=False)
+    except _IntegerOverflow:
+        return _scan(stream, by_folded, sections, bare_section, max_depth, big_numbers=True)
+
+
+class _IntegerOverflow(Exception):
+    """The file holds an integer beyond 64 bits: scan it again without ``use_float``."""
+
+
+def _scan(
+    stream: BinaryIO,
+    by_folded: dict[str, str],
+    sections: Sequence[str],
+    bare_section: str | None,
+    max_depth: int | None,
+    *,
+    big_numbers: bool,
+) -> BatchScan:
     _seek_start(stream)
     state = _ScanState(by_folded, sections, max_depth)
     first: tuple[str, Any] | None = None
     try:
-        events = ijson.basic_parse(stream, use_float=True)
+        events = ijson.basic_parse(stream, use_float=not big_numbers)
         first = next(events)
         if first[0] == "start_array" and bare_section is not None:
             state.count_bare(events, bare_section)
@@ -126,9 +151,11 @@ def scan(
     except ijson.JSONError as exc:
         if first is None and "premature EOF" in _reason(exc):
             raise MalformedBatchFileError("the file is empty") from None
+        if not big_numbers and "integer overflow" in _reason(exc):
+            raise _IntegerOverflow from None
         raise MalformedBatchFileError(_syntax_message(exc, state.where(), stream)) from None
     state.check_prefix_collisions()
-    return state.result()
+    return replace(state.result(), big_numbers=big_numbers)
 
 
 def entries(stream: BinaryIO, scan: BatchScan, *, start: int = 0) -> Iterator[Entry]:
@@ -147,7 +174,7 @@ def entries(stream: BinaryIO, scan: BatchScan, *, start: int = 0) -> Iterator[En
         prefixes = ["item"] if scan.bare else [f"{key}.item" for key in scan.keys[section]]
         index = 0
         for prefix in prefixes:
-            for value in _items(stream, prefix):
+            for value in _items(stream, prefix, big_numbers=scan.big_numbers):
                 if ordinal >= start:
                     yield Entry(section=section, index=index, ordinal=ordinal, value=value)
                 index += 1
@@ -159,14 +186,29 @@ def entries(stream: BinaryIO, scan: BatchScan, *, start: int = 0) -> Iterator[En
             )
 
 
-def _items(stream: BinaryIO, prefix: str) -> Iterator[Any]:
+def _items(stream: BinaryIO, prefix: str, *, big_numbers: bool = False) -> Iterator[Any]:
     """``ijson.items`` from the start of the JSON text, with errors made domain errors."""
     _seek_start(stream)
     try:
-        yield from ijson.items(stream, prefix, use_float=True)
+        if big_numbers:
+            for value in ijson.items(stream, prefix, use_float=False):
+                yield _floats(value)
+        else:
+            yield from ijson.items(stream, prefix, use_float=True)
     except ijson.JSONError as exc:
         where = f"while reading the entries at {prefix!r}"
         raise MalformedBatchFileError(_syntax_message(exc, where, stream)) from None
+
+
+def _floats(value: Any) -> Any:
+    """``value`` with every ``Decimal`` (a JSON fraction) made a ``float``, as use_float does."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_floats(item) for item in value]
+    return value
 
 
 def _section_index(sections: Sequence[str], bare_section: str | None) -> dict[str, str]:
