@@ -22,7 +22,7 @@ from openpush.pipeline.worker import Worker
 from openpush.runtime import Runtime
 from tests.api.conftest import ORG, Api, make_settings
 from tests.api.test_errors import assert_error
-from tests.pgserver import database_for
+from tests.pgserver import database_for, fresh_database
 
 pytestmark = pytest.mark.asyncio
 
@@ -50,23 +50,31 @@ def limits() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def throttled(
-    tmp_path: Path, limits: dict[str, Any], clock: FakeClock, backend: str
+@contextlib.asynccontextmanager
+async def throttled_app(
+    root: Path, limits: dict[str, Any], clock: FakeClock, database: str
 ) -> AsyncIterator[Api]:
-    """The app with throttling on, the given limits and the fake clock; on PostgreSQL the
+    """An app with throttling on, the given limits and the fake clock; on PostgreSQL the
     counters are the database's (shared by API processes), on SQLite the process's."""
-    with contextlib.ExitStack() as stack:
-        database = database_for(backend, stack)
-        runtime = Runtime.open(
-            make_settings(tmp_path, throttling=True, database=database, **limits)
-        )
-        stack.callback(runtime.close)
+    settings = make_settings(root, throttling=True, database=database, **limits)
+    runtime = Runtime.open(settings)
+    try:
         runtime.worker = Worker(runtime.store, runtime.index, runtime.settings, blobs=runtime.blobs)
         throttle = Throttle(runtime.settings, limiter=limiter_for(runtime), clock=clock)
         transport = httpx.ASGITransport(app=create_app(runtime, throttle=throttle))
         async with httpx.AsyncClient(transport=transport, base_url="http://openpush.test") as http:
             yield Api(http=http, runtime=runtime)
+    finally:
+        runtime.close()
+
+
+@pytest.fixture
+async def throttled(
+    tmp_path: Path, limits: dict[str, Any], clock: FakeClock, backend: str
+) -> AsyncIterator[Api]:
+    with contextlib.ExitStack() as stack:
+        async with throttled_app(tmp_path, limits, clock, database_for(backend, stack)) as api:
+            yield api
 
 
 async def push(api: Api, source: str, n: int | str, key: str | None = None) -> httpx.Response:
@@ -124,27 +132,19 @@ async def test_the_organization_bucket_is_shared_by_its_keys(
     assert_throttled(await push(api, source, 4), "TOO_MANY_REQUESTS", 1)
 
 
-@pytest.mark.parametrize(
-    "limits",
-    [{"org_requests_per_second": 1.0, "org_request_burst": 2, "daily_item_quota": 3}],
-)
+@pytest.mark.postgres
 async def test_api_processes_on_one_database_share_the_buckets_and_the_quota(
-    throttled: Api, clock: FakeClock, backend: str, tmp_path: Path
+    clock: FakeClock, tmp_path: Path
 ) -> None:
-    """A second app on the same PostgreSQL database (a second API process) meets the
-    organization's bucket and daily quota as the first left them."""
-    if backend != "postgres":
-        pytest.skip("an embedded data directory has one API process")
-    first = throttled
-    source = await first.create_source()
-    second_runtime = Runtime.open(first.runtime.settings.replace(data_dir=tmp_path / "second"))
-    try:
-        throttle = Throttle(
-            second_runtime.settings, limiter=limiter_for(second_runtime), clock=clock
-        )
-        transport = httpx.ASGITransport(app=create_app(second_runtime, throttle=throttle))
-        async with httpx.AsyncClient(transport=transport, base_url="http://openpush.test") as h:
-            second = Api(http=h, runtime=second_runtime)
+    """Two apps on one PostgreSQL database (two API processes) draw from one organization
+    bucket and count against one daily quota. (A SQLite data directory has one process.)"""
+    limits = {"org_requests_per_second": 1.0, "org_request_burst": 2, "daily_item_quota": 3}
+    with fresh_database() as database:
+        async with (
+            throttled_app(tmp_path / "first", limits, clock, database) as first,
+            throttled_app(tmp_path / "second", limits, clock, database) as second,
+        ):
+            source = await first.create_source()
             assert (await push(first, source, 1)).status_code == 202
             assert (await push(second, source, 2)).status_code == 202
             assert_throttled(await push(second, source, 3), "TOO_MANY_REQUESTS", 1)
@@ -155,8 +155,6 @@ async def test_api_processes_on_one_database_share_the_buckets_and_the_quota(
             r = await push(first, source, 4)
             assert_throttled(r, "TOO_MANY_DOCUMENTS_DAILY", 3598)
             assert "3 of its 3 items" in r.json()["message"]
-    finally:
-        second_runtime.close()
 
 
 @pytest.mark.parametrize(
