@@ -33,7 +33,6 @@ from openpush.errors import (
     TooManyRequestsError,
 )
 from openpush.pipeline.batchfile import MalformedBatchFileError, scan
-from openpush.ratelimit import Bucket, MemoryRateLimiter
 from openpush.settings import Settings, load_settings
 
 LIMITS = {"max_content_bytes": 10, "max_metadata_value_bytes": 10, "max_dictionary_pairs": 2}
@@ -159,37 +158,7 @@ def test_bad_org_limits_stop_the_server_at_start_up(value: str, words: str) -> N
         load_settings(environ={"OPENPUSH_ORG_LIMITS": value})
 
 
-# -- rate limiter -----------------------------------------------------------------------------
-
-
-def test_token_buckets_refill_and_cap_at_their_burst() -> None:
-    limiter = MemoryRateLimiter()
-    bucket = Bucket("k", rate=2.0, burst=3)
-    assert [limiter.acquire([bucket], 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert limiter.acquire([bucket], 0.0) == pytest.approx(0.5)
-    assert limiter.acquire([bucket], 0.5) == 0.0
-    assert [limiter.acquire([bucket], 100.0) for _ in range(4)][-1] == pytest.approx(0.5)
-
-
-def test_a_request_takes_from_every_bucket_or_from_none() -> None:
-    limiter = MemoryRateLimiter()
-    roomy, tight = Bucket("org", 1.0, 10), Bucket("key", 1.0, 1)
-    assert limiter.acquire([roomy, tight], 0.0) == 0.0
-    for _ in range(5):
-        assert limiter.acquire([roomy, tight], 0.0) == pytest.approx(1.0)
-    # the refused requests took nothing from the organization's bucket
-    assert [limiter.acquire([roomy], 0.0) for _ in range(9)] == [0.0] * 9
-    assert limiter.acquire([roomy], 0.0) > 0
-
-
-def test_daily_counters_refuse_what_would_pass_the_quota() -> None:
-    limiter = MemoryRateLimiter()
-    assert limiter.reserve_items("a", "2024-05-01", 3, 5)
-    assert not limiter.reserve_items("a", "2024-05-01", 3, 5)
-    assert limiter.reserve_items("a", "2024-05-01", 2, 5)
-    assert limiter.reserve_items("b", "2024-05-01", 5, 5)
-    assert limiter.reserve_items("a", "2024-05-02", 5, 5)
-    assert limiter.items_used("a", "2024-05-01") == 0  # yesterday's counters are dropped
+# -- throttle (the limiters themselves: tests/contract/test_rate_limiter.py) ------------------
 
 
 def test_the_throttle_rounds_retry_after_up_and_names_the_quota() -> None:
