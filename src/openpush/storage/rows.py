@@ -11,6 +11,14 @@ from typing import Any
 
 import orjson
 
+from openpush.domain.organizations import ApiKey, Privilege
+from openpush.domain.sources import (
+    ActivityType,
+    Source,
+    SourceActivity,
+    SourceType,
+    SourceVisibility,
+)
 from openpush.domain.transfers import (
     Batch,
     BatchKind,
@@ -21,7 +29,15 @@ from openpush.domain.transfers import (
     StreamState,
 )
 
-__all__ = ["batch_from_row", "container_from_row", "stream_from_row"]
+__all__ = [
+    "activity_from_row",
+    "api_key_from_row",
+    "batch_from_row",
+    "container_from_row",
+    "privileges_json",
+    "source_from_row",
+    "stream_from_row",
+]
 
 
 def batch_from_row(row: Mapping[str, Any], ordering_id: int) -> Batch:
@@ -66,4 +82,50 @@ def stream_from_row(row: Mapping[str, Any], ordering_id: int) -> Stream:
         state=StreamState(row["state"]),
         created_at=row["created_at"],
         closed_at=row["closed_at"],
+    )
+
+
+def source_from_row(row: Mapping[str, Any], low_water_ordering_id: int) -> Source:
+    return Source(
+        org_id=row["org_id"],
+        id=row["id"],
+        name=row["name"],
+        source_type=SourceType(row["source_type"]),
+        visibility=SourceVisibility(row["visibility"]),
+        push_enabled=bool(row["push_enabled"]),
+        stream_enabled=bool(row["stream_enabled"]),
+        security_providers=tuple(orjson.loads(row["providers"])),
+        low_water_ordering_id=low_water_ordering_id,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def api_key_from_row(row: Mapping[str, Any]) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        org_id=row["org_id"],
+        display_name=row["display_name"],
+        privileges=tuple(Privilege.from_dict(p) for p in orjson.loads(row["privileges"])),
+        enabled=bool(row["enabled"]),
+        created_at=row["created_at"],
+        description=row["description"],
+        created_by=row["created_by"],
+        disabled_at=row["disabled_at"],
+    )
+
+
+def privileges_json(key: ApiKey) -> str:
+    """The ``privileges`` column of ``key``."""
+    return orjson.dumps([p.to_dict() for p in key.privileges]).decode()
+
+
+def activity_from_row(row: Mapping[str, Any]) -> SourceActivity:
+    return SourceActivity(
+        row["id"],
+        row["org_id"],
+        row["source_id"],
+        ActivityType(row["activity"]),
+        row["started_at"],
+        row["ended_at"],
     )

@@ -10,16 +10,20 @@ import orjson
 from psycopg import errors as pg_errors
 
 from openpush.domain.fields import FieldDefinition
-from openpush.domain.organizations import ApiKey, Organization, Privilege
+from openpush.domain.organizations import ApiKey, Organization
 from openpush.domain.sources import (
     ActivityType,
     Source,
     SourceActivity,
-    SourceType,
-    SourceVisibility,
 )
 from openpush.errors import ConflictError
 from openpush.storage.postgres.database import Connection, PostgresDatabase
+from openpush.storage.rows import (
+    activity_from_row,
+    api_key_from_row,
+    privileges_json,
+    source_from_row,
+)
 from openpush.storage.sqlite.catalog import field_from_dict, field_to_dict
 
 __all__ = ["PostgresCatalog", "set_low_water"]
@@ -28,37 +32,7 @@ Row = dict[str, Any]
 
 
 def _source(row: Row) -> Source:
-    return Source(
-        org_id=row["org_id"],
-        id=row["id"],
-        name=row["name"],
-        source_type=SourceType(row["source_type"]),
-        visibility=SourceVisibility(row["visibility"]),
-        push_enabled=row["push_enabled"],
-        stream_enabled=row["stream_enabled"],
-        security_providers=tuple(orjson.loads(row["providers"])),
-        low_water_ordering_id=int(row["low_water"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _api_key(row: Row) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        org_id=row["org_id"],
-        display_name=row["display_name"],
-        privileges=tuple(Privilege.from_dict(p) for p in orjson.loads(row["privileges"])),
-        enabled=row["enabled"],
-        created_at=row["created_at"],
-        description=row["description"],
-        created_by=row["created_by"],
-        disabled_at=row["disabled_at"],
-    )
-
-
-def _privileges(key: ApiKey) -> str:
-    return orjson.dumps([p.to_dict() for p in key.privileges]).decode()
+    return source_from_row(row, int(row["low_water"]))
 
 
 def set_low_water(conn: Connection, org_id: str, source_id: str, ordering_id: int) -> None:
@@ -109,7 +83,7 @@ class PostgresCatalog:
                     key.org_id,
                     key_hash,
                     key.display_name,
-                    _privileges(key),
+                    privileges_json(key),
                     key.enabled,
                     key.created_at,
                     key.description,
@@ -125,7 +99,7 @@ class PostgresCatalog:
                 "SELECT * FROM api_keys WHERE key_hash = %s", (key_hash,)
             ).fetchone()
         )
-        return _api_key(row) if row else None
+        return api_key_from_row(row) if row else None
 
     def get_api_key(self, org_id: str, key_id: str) -> ApiKey | None:
         row = self._db.read(
@@ -133,7 +107,7 @@ class PostgresCatalog:
                 "SELECT * FROM api_keys WHERE org_id = %s AND id = %s", (org_id, key_id)
             ).fetchone()
         )
-        return _api_key(row) if row else None
+        return api_key_from_row(row) if row else None
 
     def update_api_key(self, key: ApiKey) -> bool:
         """Update an existing key's name, description, privileges and state (never its secret)."""
@@ -145,7 +119,7 @@ class PostgresCatalog:
                     (
                         key.display_name,
                         key.description,
-                        _privileges(key),
+                        privileges_json(key),
                         key.enabled,
                         key.disabled_at,
                         key.org_id,
@@ -162,7 +136,7 @@ class PostgresCatalog:
                 "SELECT * FROM api_keys WHERE org_id = %s ORDER BY created_at, id", (org_id,)
             ).fetchall()
         )
-        return [_api_key(r) for r in rows]
+        return [api_key_from_row(r) for r in rows]
 
     def delete_api_key(self, org_id: str, key_id: str) -> bool:
         count: int = self._db.write(
@@ -285,17 +259,7 @@ class PostgresCatalog:
                 (org_id, source_id, limit),
             ).fetchall()
         )
-        return [
-            SourceActivity(
-                r["id"],
-                r["org_id"],
-                r["source_id"],
-                ActivityType(r["activity"]),
-                r["started_at"],
-                r["ended_at"],
-            )
-            for r in rows
-        ]
+        return [activity_from_row(r) for r in rows]
 
     # -- fields -------------------------------------------------------------------------
 

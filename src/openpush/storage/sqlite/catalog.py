@@ -11,15 +11,19 @@ import orjson
 
 from openpush.domain.fields import FieldDefinition, FieldType
 from openpush.domain.operations import ordering_key
-from openpush.domain.organizations import ApiKey, Organization, Privilege
+from openpush.domain.organizations import ApiKey, Organization
 from openpush.domain.sources import (
     ActivityType,
     Source,
     SourceActivity,
-    SourceType,
-    SourceVisibility,
 )
 from openpush.errors import ConflictError
+from openpush.storage.rows import (
+    activity_from_row,
+    api_key_from_row,
+    privileges_json,
+    source_from_row,
+)
 from openpush.storage.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteCatalog"]
@@ -27,19 +31,7 @@ __all__ = ["SqliteCatalog"]
 
 def _source(row: sqlite3.Row) -> Source:
     low = row["low_water_key"]
-    return Source(
-        org_id=row["org_id"],
-        id=row["id"],
-        name=row["name"],
-        source_type=SourceType(row["source_type"]),
-        visibility=SourceVisibility(row["visibility"]),
-        push_enabled=bool(row["push_enabled"]),
-        stream_enabled=bool(row["stream_enabled"]),
-        security_providers=tuple(orjson.loads(row["providers"])),
-        low_water_ordering_id=int(low) if low else 0,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return source_from_row(row, int(low) if low else 0)
 
 
 def field_to_dict(definition: FieldDefinition) -> dict[str, object]:
@@ -51,20 +43,6 @@ def field_from_dict(raw: dict[str, object]) -> FieldDefinition:
     values = {k: v for k, v in raw.items() if k in known}
     values["type"] = FieldType(str(values["type"]))
     return FieldDefinition(**values)  # type: ignore[arg-type]
-
-
-def _api_key(row: sqlite3.Row) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        org_id=row["org_id"],
-        display_name=row["display_name"],
-        privileges=tuple(Privilege.from_dict(p) for p in orjson.loads(row["privileges"])),
-        enabled=bool(row["enabled"]),
-        created_at=row["created_at"],
-        description=row["description"],
-        created_by=row["created_by"],
-        disabled_at=row["disabled_at"],
-    )
 
 
 # Columns added to ``api_keys`` after the first release: (name, declaration). schema.sql
@@ -108,7 +86,7 @@ class SqliteCatalog:
 
     def save_api_key(self, key: ApiKey, key_hash: str) -> None:
         """Insert ``key``, or update everything of it but its id, organization and secret."""
-        privileges = orjson.dumps([p.to_dict() for p in key.privileges]).decode()
+        privileges = privileges_json(key)
         self._db.write(
             lambda c: c.execute(
                 "INSERT INTO api_keys (id, org_id, key_hash, display_name, privileges, enabled,"
@@ -135,7 +113,7 @@ class SqliteCatalog:
         row = self._db.read(
             lambda c: c.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
         )
-        return _api_key(row) if row else None
+        return api_key_from_row(row) if row else None
 
     def get_api_key(self, org_id: str, key_id: str) -> ApiKey | None:
         row = self._db.read(
@@ -143,11 +121,11 @@ class SqliteCatalog:
                 "SELECT * FROM api_keys WHERE org_id = ? AND id = ?", (org_id, key_id)
             ).fetchone()
         )
-        return _api_key(row) if row else None
+        return api_key_from_row(row) if row else None
 
     def update_api_key(self, key: ApiKey) -> bool:
         """Update an existing key's name, description, privileges and state (never its secret)."""
-        privileges = orjson.dumps([p.to_dict() for p in key.privileges]).decode()
+        privileges = privileges_json(key)
         return self._db.write(
             lambda c: (
                 c.execute(
@@ -173,7 +151,7 @@ class SqliteCatalog:
                 "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id", (org_id,)
             ).fetchall()
         )
-        return [_api_key(r) for r in rows]
+        return [api_key_from_row(r) for r in rows]
 
     def delete_api_key(self, org_id: str, key_id: str) -> bool:
         return self._db.write(
@@ -298,17 +276,7 @@ class SqliteCatalog:
                 (org_id, source_id, limit),
             ).fetchall()
         )
-        return [
-            SourceActivity(
-                r["id"],
-                r["org_id"],
-                r["source_id"],
-                ActivityType(r["activity"]),
-                r["started_at"],
-                r["ended_at"],
-            )
-            for r in rows
-        ]
+        return [activity_from_row(r) for r in rows]
 
     # -- fields -------------------------------------------------------------------------
 
