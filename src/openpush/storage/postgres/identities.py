@@ -15,11 +15,11 @@ from psycopg.rows import tuple_row
 from openpush.domain.identities import EMAIL_PROVIDER_ID, IdentityRef, SecurityProvider
 from openpush.security.evaluate import IdentityKey
 from openpush.storage.base import IdentityChange, IdentityRecord
+from openpush.storage.edges import EdgeReads, kinds_sql
 from openpush.storage.postgres.database import Connection, PostgresDatabase, nul_free
 
 __all__ = ["PostgresIdentities", "PostgresIdentityGraph", "bump_version", "write_identity_changes"]
 
-Related = Mapping[IdentityKey, Collection[IdentityKey]]
 Row = dict[str, Any]
 
 _KEYS_SQL = "unnest(%(providers)s::text[], %(names)s::text[]) AS k(provider, name)"
@@ -148,7 +148,7 @@ def write_identity_changes(conn: Connection, changes: Iterable[IdentityChange]) 
         bump_version(conn, org_id)
 
 
-class PostgresIdentityGraph:
+class PostgresIdentityGraph(EdgeReads):
     """One organization's graph (the ``IdentityGraph`` the expander reads)."""
 
     def __init__(self, db: PostgresDatabase, org_id: str) -> None:
@@ -172,39 +172,20 @@ class PostgresIdentityGraph:
         return {_key(p, n): enabled for p, n, enabled in rows}
 
     def _related(
-        self, keys: Collection[IdentityKey], near: str, far: str, kinds: str
+        self, keys: Collection[IdentityKey], near: str, far: str, kinds: tuple[str, ...]
     ) -> dict[IdentityKey, set[IdentityKey]]:
         """For each key on the ``near`` side of edges of ``kinds``, the keys on the far side."""
         rows = self._rows(
             f"SELECT e.{near}_provider, e.{near}_name, e.{far}_provider, e.{far}_name"  # noqa: S608
             f" FROM {_KEYS_SQL} JOIN identity_edges e ON e.org_id = %(org)s"
             f" AND e.{near}_provider = k.provider AND e.{near}_name = k.name"
-            f" AND e.kind IN {kinds}",
+            f" AND e.kind {kinds_sql(kinds)}",
             keys,
         )
         out: dict[IdentityKey, set[IdentityKey]] = {}
         for np_, nn, fp, fn in rows:
             out.setdefault(_key(np_, nn), set()).add(_key(fp, fn))
         return out
-
-    def parents(self, keys: Collection[IdentityKey]) -> Related:
-        """Groups listing each key as a member, and identities granted to it."""
-        return self._related(keys, "child", "parent", "('member', 'granted')")
-
-    def aliases(self, keys: Collection[IdentityKey]) -> Related:
-        """Alias partners in both directions (a mapping is stored once)."""
-        out = self._related(keys, "child", "parent", "('alias')")
-        for key, partners in self._related(keys, "parent", "child", "('alias')").items():
-            out.setdefault(key, set()).update(partners)
-        return out
-
-    def children(self, keys: Collection[IdentityKey]) -> Related:
-        """Direct children of each key (the inverse of ``parents``): members and grantees."""
-        return self._related(keys, "parent", "child", "('member', 'granted')")
-
-    def granted(self, keys: Collection[IdentityKey]) -> Related:
-        """The identities granted directly to each key (its wellKnowns)."""
-        return self._related(keys, "child", "parent", "('granted')")
 
     def neighbours(
         self, keys: Collection[IdentityKey]

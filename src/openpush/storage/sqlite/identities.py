@@ -15,6 +15,7 @@ from openpush.domain.identities import (
 from openpush.domain.operations import ordering_key
 from openpush.security.evaluate import IdentityKey
 from openpush.storage.base import IdentityChange, IdentityRecord
+from openpush.storage.edges import EdgeReads, kinds_sql
 from openpush.storage.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteIdentities", "SqliteIdentityGraph", "write_identity_changes"]
@@ -26,7 +27,6 @@ _NEIGHBOUR_PARTS = (
     ("a", "child", "parent", "= 'alias'"),
     ("a", "parent", "child", "= 'alias'"),
 )
-Related = Mapping[IdentityKey, Collection[IdentityKey]]
 
 
 # Shared key objects: an expansion turns thousands of rows into keys, and IdentityKey is a
@@ -119,7 +119,7 @@ def write_identity_changes(conn: sqlite3.Connection, changes: Iterable[IdentityC
         )
 
 
-class SqliteIdentityGraph:
+class SqliteIdentityGraph(EdgeReads):
     """One organization's graph, read in batches (one query per chunk of keys).
 
     Keys are matched with ``(a, b) IN (SELECT column1, column2 FROM (VALUES ...))``: SQLite
@@ -156,38 +156,19 @@ class SqliteIdentityGraph:
         return {IdentityKey(r["provider"], r["name_key"]): bool(r["enabled"]) for r in rows}
 
     def _related(
-        self, keys: Collection[IdentityKey], near: str, far: str, kinds: str
+        self, keys: Collection[IdentityKey], near: str, far: str, kinds: tuple[str, ...]
     ) -> dict[IdentityKey, set[IdentityKey]]:
         """For each key on the ``near`` side of edges of ``kinds``, the keys on the far side."""
         rows = self.select(
             keys,
             f"SELECT {near}_provider AS np, {near}_name AS nn, {far}_provider AS fp,"  # noqa: S608
-            f" {far}_name AS fn FROM identity_edges WHERE org_id = ? AND kind {kinds}"
+            f" {far}_name AS fn FROM identity_edges WHERE org_id = ? AND kind {kinds_sql(kinds)}"
             f" AND ({near}_provider, {near}_name) IN ({{keys}})",
         )
         out: dict[IdentityKey, set[IdentityKey]] = {}
         for r in rows:
             out.setdefault(_key(r["np"], r["nn"]), set()).add(_key(r["fp"], r["fn"]))
         return out
-
-    def parents(self, keys: Collection[IdentityKey]) -> Related:
-        """Groups listing each key as a member, and identities granted to it."""
-        return self._related(keys, "child", "parent", "IN ('member', 'granted')")
-
-    def aliases(self, keys: Collection[IdentityKey]) -> Related:
-        """Alias partners in both directions (a mapping is stored once)."""
-        out = self._related(keys, "child", "parent", "= 'alias'")
-        for key, partners in self._related(keys, "parent", "child", "= 'alias'").items():
-            out.setdefault(key, set()).update(partners)
-        return out
-
-    def children(self, keys: Collection[IdentityKey]) -> Related:
-        """Direct children of each key (the inverse of ``parents``): members and grantees."""
-        return self._related(keys, "parent", "child", "IN ('member', 'granted')")
-
-    def granted(self, keys: Collection[IdentityKey]) -> Related:
-        """The identities granted directly to each key (its wellKnowns): ``GrantedIdentities``."""
-        return self._related(keys, "child", "parent", "= 'granted'")
 
     def neighbours(
         self, keys: Collection[IdentityKey]
