@@ -49,6 +49,7 @@ from typing import Any, BinaryIO
 
 import httpx
 import orjson
+from _stats import log
 
 from openpush.api.wire import field_from_wire
 from openpush.domain.fields import merged_fields
@@ -71,10 +72,6 @@ FIELDS = [
     {"name": "wordcount", "type": "LONG"},
 ]
 OUT = Path(__file__).parent / "out" / "batch_ingest.json"
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- corpus -----------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from _stats import log, pct, summary
 
 from openpush.domain.identities import EdgeKind, IdentityRef, SecurityProvider
 from openpush.domain.organizations import Organization
@@ -94,33 +95,6 @@ COMMIT_EVERY = 100_000  # documents per index commit
 VOCABULARY = 20_000
 WARMUP = 50  # queries run (every variant) before the timed ones
 EXACT_CHECKS = 20  # queries whose trimmed total is checked against evaluate() on every match
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile ``q`` (0-100) of ``values``."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def summary(values: list[float], scale: float = 1000.0) -> dict[str, float]:
-    """p50/p95/p99/max/mean of ``values`` (seconds by default, reported in ms)."""
-    return {
-        "p50": pct(values, 50) * scale,
-        "p95": pct(values, 95) * scale,
-        "p99": pct(values, 99) * scale,
-        "max": max(values) * scale if values else math.nan,
-        "mean": sum(values) / len(values) * scale if values else math.nan,
-        "n": len(values),
-    }
 
 
 def system_busy() -> tuple[float, float]:

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
+from _stats import log, summary
 from batch_ingest import (
     MB,
     UPLOADERS,
@@ -58,14 +59,12 @@ from batch_ingest import (
     busy_percent,
     cpu_seconds,
     cut_batches,
-    log,
     machine,
     openpush_command,
     proc_status,
     stop_process,
     system_busy,
 )
-from search_latency import summary
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLASSES = ("term", "term (token)", "field filter", "faceted", "sort: date")

@@ -49,6 +49,7 @@ from typing import Any
 
 import orjson
 import tantivy
+from _stats import log, summary
 from tantivy import Occur, Query
 
 from openpush.domain.fields import FieldDefinition, FieldType, merged_fields
@@ -81,32 +82,6 @@ FIELDS = merged_fields(
     ]
 )
 VIEW_RANGES = ((0, 1000), (1000, 10_000), (10_000, 100_000), (100_000, 1_000_000))
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile ``q`` (0-100) of ``values``."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    """p50/p95/p99/mean of ``values`` (seconds), in ms."""
-    return {
-        "p50": pct(values, 50) * 1000,
-        "p95": pct(values, 95) * 1000,
-        "p99": pct(values, 99) * 1000,
-        "mean": sum(values) / len(values) * 1000 if values else math.nan,
-        "n": len(values),
-    }
 
 
 # -- corpus and index ---------------------------------------------------------------------------
