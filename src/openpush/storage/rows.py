@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from openpush.domain.operations import ItemState, LogEntry, LogResult
 from openpush.domain.organizations import ApiKey, Privilege
 from openpush.domain.sources import (
     ActivityType,
@@ -28,12 +29,15 @@ from openpush.domain.transfers import (
     Stream,
     StreamState,
 )
+from openpush.storage.base import ItemRecord
 
 __all__ = [
     "activity_from_row",
     "api_key_from_row",
     "batch_from_row",
     "container_from_row",
+    "item_from_row",
+    "log_from_row",
     "privileges_json",
     "source_from_row",
     "stream_from_row",
@@ -128,4 +132,35 @@ def activity_from_row(row: Mapping[str, Any]) -> SourceActivity:
         ActivityType(row["activity"]),
         row["started_at"],
         row["ended_at"],
+    )
+
+
+def item_from_row(row: Mapping[str, Any], ordering_id: int) -> ItemRecord:
+    record = row["record"]
+    return ItemRecord(
+        org_id=row["org_id"],
+        source_id=row["source_id"],
+        document_id=row["document_id"],
+        ordering_id=ordering_id,
+        state=ItemState(row["state"]),
+        record=orjson.loads(record) if record else None,
+        last_result=row["last_result"],
+        last_reason=row["last_reason"],
+        updated_at=row["updated_at"],
+    )
+
+
+def log_from_row(row: Mapping[str, Any], ordering_id: int) -> LogEntry:
+    return LogEntry(
+        org_id=row["org_id"],
+        source_id=row["source_id"],
+        document_id=row["document_id"],
+        operation=row["operation"],
+        result=LogResult(row["result"]),
+        reason=row["reason"],
+        ordering_id=ordering_id,
+        request_id=row["request_id"],
+        task=row["task"],
+        created_at=row["created_at"],
+        meta={"guid": row["guid"], **orjson.loads(row["meta"])},
     )

@@ -6,11 +6,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
-from openpush.domain.operations import ItemState, LogEntry, LogResult
+from openpush.domain.operations import LogEntry
 from openpush.storage.base import ItemRecord, LogQuery
 from openpush.storage.postgres.database import Connection, PostgresDatabase, nul_free
+from openpush.storage.rows import item_from_row, log_from_row
 
 __all__ = ["PostgresItemStore", "PostgresLogStore", "glob_to_regex"]
 
@@ -18,34 +17,11 @@ Row = dict[str, Any]
 
 
 def _item(row: Row) -> ItemRecord:
-    record = row["record"]
-    return ItemRecord(
-        org_id=row["org_id"],
-        source_id=row["source_id"],
-        document_id=row["document_id"],
-        ordering_id=int(row["ordering_id"]),
-        state=ItemState(row["state"]),
-        record=orjson.loads(record) if record is not None else None,
-        last_result=row["last_result"],
-        last_reason=row["last_reason"],
-        updated_at=row["updated_at"],
-    )
+    return item_from_row(row, int(row["ordering_id"]))
 
 
 def _log(row: Row) -> LogEntry:
-    return LogEntry(
-        org_id=row["org_id"],
-        source_id=row["source_id"],
-        document_id=row["document_id"],
-        operation=row["operation"],
-        result=LogResult(row["result"]),
-        reason=row["reason"],
-        ordering_id=int(row["ordering_id"]),
-        request_id=row["request_id"],
-        task=row["task"],
-        created_at=row["created_at"],
-        meta={"guid": row["guid"], **orjson.loads(row["meta"])},
-    )
+    return log_from_row(row, int(row["ordering_id"]))
 
 
 def glob_to_regex(pattern: str) -> str:

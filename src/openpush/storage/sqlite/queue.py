@@ -20,12 +20,12 @@ import orjson
 from openpush.domain.operations import (
     ItemState,
     LogEntry,
-    LogResult,
     OperationKind,
     QueuedOperation,
     ordering_key,
 )
 from openpush.storage.base import ItemRecord, LogQuery, NewOperation, PipelineCommit
+from openpush.storage.rows import item_from_row, log_from_row
 from openpush.storage.sqlite.batches import save_batch
 from openpush.storage.sqlite.catalog import SqliteCatalog
 from openpush.storage.sqlite.database import SqliteDatabase
@@ -42,34 +42,11 @@ def _chunks(values: Sequence[str], size: int = _MAX_VARS) -> Iterable[Sequence[s
 
 
 def _item(row: sqlite3.Row) -> ItemRecord:
-    record = row["record"]
-    return ItemRecord(
-        org_id=row["org_id"],
-        source_id=row["source_id"],
-        document_id=row["document_id"],
-        ordering_id=int(row["ordering_key"]),
-        state=ItemState(row["state"]),
-        record=orjson.loads(record) if record else None,
-        last_result=row["last_result"],
-        last_reason=row["last_reason"],
-        updated_at=row["updated_at"],
-    )
+    return item_from_row(row, int(row["ordering_key"]))
 
 
 def _log(row: sqlite3.Row) -> LogEntry:
-    return LogEntry(
-        org_id=row["org_id"],
-        source_id=row["source_id"],
-        document_id=row["document_id"],
-        operation=row["operation"],
-        result=LogResult(row["result"]),
-        reason=row["reason"],
-        ordering_id=int(row["ordering_key"]),
-        request_id=row["request_id"],
-        task=row["task"],
-        created_at=row["created_at"],
-        meta={"guid": row["guid"], **orjson.loads(row["meta"])},
-    )
+    return log_from_row(row, int(row["ordering_key"]))
 
 
 class SqliteQueue:
