@@ -5,11 +5,17 @@ The scripts run as ``python bench/<name>.py``, which puts this folder on ``sys.p
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.metadata
 import math
+import os
+import platform
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
-__all__ = ["log", "pct", "summary"]
+__all__ = ["log", "machine", "pct", "peak_rss_mb", "summary"]
 
 
 def log(message: str) -> None:
@@ -37,3 +43,24 @@ def summary(values: list[float], scale: float = 1000.0) -> dict[str, float]:
         "mean": sum(values) / len(values) * scale if values else math.nan,
         "n": len(values),
     }
+
+
+def machine(**extra: Any) -> dict[str, Any]:
+    """What a report says of the machine and the run, plus ``extra`` figures."""
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tantivy": importlib.metadata.version("tantivy"),
+        **extra,
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan

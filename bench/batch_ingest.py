@@ -28,10 +28,8 @@ import argparse
 import contextlib
 import datetime as dt
 import gc
-import importlib.metadata
 import itertools
 import os
-import platform
 import random
 import shutil
 import signal
@@ -49,7 +47,7 @@ from typing import Any, BinaryIO
 
 import httpx
 import orjson
-from _stats import log
+from _stats import log, machine
 
 from openpush.api.wire import field_from_wire
 from openpush.domain.fields import merged_fields
@@ -618,17 +616,6 @@ def report(data: dict[str, Any]) -> list[str]:
         elif run:
             lines.append(f"{name}: every batch COMPLETED, results {run['counts']}")
     return lines
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tantivy": importlib.metadata.version("tantivy"),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

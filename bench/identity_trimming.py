@@ -34,13 +34,10 @@ stderr; ``--json`` prints one JSON document instead of the report.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
-import importlib.metadata
 import itertools
 import math
 import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -54,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from _stats import log, pct, summary
+from _stats import log, machine, pct, peak_rss_mb, summary
 
 from openpush.domain.identities import EdgeKind, IdentityRef, SecurityProvider
 from openpush.domain.organizations import Organization
@@ -930,27 +927,11 @@ def report_queries(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tantivy": importlib.metadata.version("tantivy"),
-        "sqlite": sqlite3.sqlite_version,
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-    }
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
-
-
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = {"machine": machine(), "options": vars(args)}
+    data: dict[str, Any] = {
+        "machine": machine(sqlite=sqlite3.sqlite_version),
+        "options": vars(args),
+    }
     log(f"population: generating {args.groups:,} groups, {args.users:,} users")
     started = time.monotonic()
     pop = build_population(args.groups, args.memberships, args.depth, args.users, args.seed)

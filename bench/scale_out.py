@@ -49,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
-from _stats import log, summary
+from _stats import log, machine, summary
 from batch_ingest import (
     MB,
     UPLOADERS,
@@ -59,7 +59,6 @@ from batch_ingest import (
     busy_percent,
     cpu_seconds,
     cut_batches,
-    machine,
     openpush_command,
     proc_status,
     stop_process,

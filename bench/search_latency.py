@@ -32,11 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import itertools
-import math
-import os
-import platform
 import random
 import shutil
 import sys
@@ -49,7 +45,7 @@ from typing import Any
 
 import orjson
 import tantivy
-from _stats import log, summary
+from _stats import log, machine, peak_rss_mb, summary
 from tantivy import Occur, Query
 
 from openpush.domain.fields import FieldDefinition, FieldType, merged_fields
@@ -391,24 +387,6 @@ def by_class(cases: list[Case]) -> dict[str, dict[str, Any]]:
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tantivy": importlib.metadata.version("tantivy"),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-    }
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
 
 
 def report(data: dict[str, Any]) -> str:
