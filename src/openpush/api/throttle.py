@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -104,17 +104,17 @@ class Throttle:
 
     async def acheck(self, org_id: str, key_id: str | None) -> None:
         """:meth:`check`, off the event loop when the limiter does I/O."""
-        if isinstance(self.limiter, MemoryRateLimiter):
-            self.check(org_id, key_id)
-        else:
-            await asyncio.to_thread(self.check, org_id, key_id)
+        await self._off_loop(self.check, org_id, key_id)
 
     async def areserve(self, org_id: str, count: int) -> None:
         """:meth:`reserve`, off the event loop when the limiter does I/O."""
+        await self._off_loop(self.reserve, org_id, count)
+
+    async def _off_loop(self, call: Callable[..., None], *args: Any) -> None:
         if isinstance(self.limiter, MemoryRateLimiter):
-            self.reserve(org_id, count)
+            call(*args)  # dictionaries behind a lock: not worth a thread hop
         else:
-            await asyncio.to_thread(self.reserve, org_id, count)
+            await asyncio.to_thread(call, *args)
 
 
 def limiter_for(runtime: Runtime) -> RateLimiter:
