@@ -26,6 +26,7 @@ from openpush.security.acl import (
     any_expr,
     any_of,
     encode_model,
+    leaf_masks,
     matches,
     not_,
     token,
@@ -230,3 +231,38 @@ def test_docs_of_unlisted_shapes_never_leak(
     listed = [shape for shape in others if shape != encoding.shape]
     if matches(visibility_filter(user, listed), encoding.tokens):
         assert _evaluate(model, user)
+
+
+# --- leaf masks decide as the filter does -------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(models, min_size=1, max_size=4), users, st.lists(shapes, max_size=3))
+def test_leaf_masks_decide_as_the_filter(
+    corpus: list[PermissionModel], user: frozenset[IdentityKey], extra: list[tuple[int, ...]]
+) -> None:
+    encodings = [
+        encode_model(model, default_provider=DEFAULT, case_sensitive_providers=SENSITIVE)
+        for model in corpus
+    ]
+    expr = visibility_filter(user, [*extra, *(encoding.shape for encoding in encodings)])
+    masks = leaf_masks(expr)
+    assert masks is not None
+    for encoding in encodings:
+        assert masks.allows(masks.mask(encoding.tokens)) is matches(expr, encoding.tokens)
+
+
+def test_leaf_masks_of_a_token_in_two_leaves() -> None:
+    expr = all_of(any_of([1, 2]), not_(any_of([2, 3])))
+    masks = leaf_masks(expr)
+    assert masks is not None
+    assert masks.token_bits[2] == masks.token_bits[1] | masks.token_bits[3]
+    decided = {tokens: masks.allows(masks.mask(tokens)) for tokens in [(1,), (2,), (1, 3), (4,)]}
+    assert decided == {(1,): True, (2,): False, (1, 3): False, (4,): False}
+
+
+def test_leaf_masks_refuse_filters_wider_than_a_mask() -> None:
+    wide = any_expr(*(all_of(any_of([n]), any_of([n + 1000])) for n in range(32)))
+    assert leaf_masks(wide) is not None  # 64 leaves
+    assert leaf_masks(any_expr(wide, any_of([5000]))) is None
+    assert leaf_masks(MATCH_ALL) is not None

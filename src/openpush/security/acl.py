@@ -54,17 +54,20 @@ __all__ = [
     "ACL_ENCODING",
     "MATCH_ALL",
     "MATCH_NONE",
+    "MAX_LEAVES",
     "AclEncoding",
     "AllOf",
     "AnyExpr",
     "AnyOf",
     "Constant",
     "Expr",
+    "LeafMasks",
     "Not",
     "all_of",
     "any_expr",
     "any_of",
     "encode_model",
+    "leaf_masks",
     "matches",
     "not_",
     "token",
@@ -312,3 +315,84 @@ def matches(expr: Expr, doc_tokens: Set[int]) -> bool:
             return value
         case _:
             raise TypeError(f"not a filter expression: {expr!r}")
+
+
+# --- deciding docs from leaf masks -------------------------------------------------------------
+
+MAX_LEAVES = 64  # leaf bits fit one unsigned 64-bit mask
+
+
+class LeafMasks:
+    """A filter decided from bit masks: bit ``i`` says a doc holds a token of leaf ``i``.
+
+    The leaves are the filter's distinct ``AnyOf`` term sets. A doc's mask is the OR of its
+    tokens' bits (``token_bits``: every token of a leaf to the bits of the leaves holding it),
+    and ``allows(mask)`` equals ``matches(expr, tokens)`` for every token set. Verdicts are
+    kept per mask: a filter over ``k`` leaves has at most ``2**k`` of them, and the masks real
+    docs produce are few. Build with :func:`leaf_masks`.
+    """
+
+    __slots__ = ("_bits", "_token_bits", "_verdicts", "expr", "leaves")
+
+    def __init__(self, expr: Expr, leaves: tuple[AnyOf, ...]) -> None:
+        self.expr = expr
+        self.leaves = leaves
+        self._bits = {leaf: 1 << i for i, leaf in enumerate(leaves)}
+        self._token_bits: dict[int, int] | None = None
+        self._verdicts: dict[int, bool] = {}
+
+    @property
+    def token_bits(self) -> dict[int, int]:
+        if self._token_bits is None:
+            token_bits: dict[int, int] = {}
+            for leaf, bit in self._bits.items():
+                for tok in leaf.tokens:
+                    token_bits[tok] = token_bits.get(tok, 0) | bit
+            self._token_bits = token_bits
+        return self._token_bits
+
+    def mask(self, doc_tokens: Iterable[int]) -> int:
+        """The leaves ``doc_tokens`` touch, as bits."""
+        mask, token_bits = 0, self.token_bits
+        for tok in doc_tokens:
+            mask |= token_bits.get(tok, 0)
+        return mask
+
+    def allows(self, mask: int) -> bool:
+        """Whether a doc with this mask passes the filter."""
+        verdict = self._verdicts.get(mask)
+        if verdict is None:
+            verdict = self._verdicts[mask] = self._decide(self.expr, mask)
+        return verdict
+
+    def _decide(self, expr: Expr, mask: int) -> bool:
+        match expr:
+            case AnyOf():
+                return bool(mask & self._bits[expr])
+            case AllOf(children):
+                return all(self._decide(child, mask) for child in children)
+            case AnyExpr(children):
+                return any(self._decide(child, mask) for child in children)
+            case Not(child):
+                return not self._decide(child, mask)
+            case Constant(value):
+                return value
+            case _:
+                raise TypeError(f"not a filter expression: {expr!r}")
+
+
+def leaf_masks(expr: Expr) -> LeafMasks | None:
+    """``expr`` as a :class:`LeafMasks`, or None when it has more than ``MAX_LEAVES`` leaves."""
+    leaves: dict[AnyOf, None] = {}
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, AnyOf):
+            leaves[node] = None
+        elif isinstance(node, AllOf | AnyExpr):
+            stack.extend(node.children)
+        elif isinstance(node, Not):
+            stack.append(node.child)
+    if len(leaves) > MAX_LEAVES:
+        return None
+    return LeafMasks(expr, tuple(leaves))
