@@ -92,6 +92,13 @@ SETTINGS: tuple[Setting, ...] = (
         "tantivy or postgres.",
     ),
     Setting("index_writer_heap_mb", int, 64, "Memory the index writer may buffer, in MB."),
+    Setting(
+        "trim_candidates",
+        int,
+        20_000,
+        "Trimmed searches matching at most this many items decide them item by item instead "
+        "of running the permission filter (embedded index; 0: always the filter).",
+    ),
     Setting("log_level", str, "info", "Server log level."),
     Setting("blobs", str, "", "File-container storage: empty (local files) or s3://bucket/prefix."),
     Setting("s3_endpoint_url", str, "", "S3-compatible endpoint URL (empty: AWS)."),
@@ -146,6 +153,7 @@ class Settings:
     queue_lease_seconds: float = 60.0
     index: str = ""
     index_writer_heap_mb: int = 64
+    trim_candidates: int = 20_000
     log_level: str = "info"
     blobs: str = ""
     s3_endpoint_url: str = ""

@@ -51,7 +51,9 @@ def open_search_index(settings: Settings, store: StateStore) -> SearchIndex:
         from openpush.index.tantivy.engine import TantivyIndex
 
         return TantivyIndex(
-            settings.data_dir / "index", writer_heap_mb=settings.index_writer_heap_mb
+            settings.data_dir / "index",
+            writer_heap_mb=settings.index_writer_heap_mb,
+            candidate_limit=settings.trim_candidates,
         )
     try:
         from openpush.index.postgres import PostgresIndex

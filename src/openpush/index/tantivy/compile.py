@@ -39,6 +39,7 @@ from openpush.security import acl
 __all__ = ["QueryCompiler", "compile_acl", "lower_analyzer", "text_analyzer", "wildcard_regex"]
 
 _TITLE_BOOST = 2.0
+_TEXT_FIELDS = ("title", "body")
 
 
 def text_analyzer() -> tantivy.TextAnalyzer:
@@ -150,11 +151,45 @@ class QueryCompiler:
             return self._field(node, definition.type if definition else None)
         raise QuerySyntaxError(f"unsupported expression {node!r}")
 
+    def estimate(self, node: Node) -> tuple[int, float] | None:
+        """How many items ``node`` matches: (at most, expected), from the words' document
+        frequencies alone (deleted items still count, so "at most" never falls short).
+
+        The expectation takes the parts of an AND as independent. None when there is no
+        useful figure (match-all, negations, wildcards, field expressions on their own).
+        """
+        if isinstance(node, Term | Phrase):
+            words = self.words(node.text if isinstance(node, Term) else " ".join(node.words))
+            if not words:
+                return None
+            searcher = self._searcher()
+            # a phrase matches no more items than its rarest word, in each field
+            counts = [min(searcher.doc_freq(name, w) for w in words) for name in _TEXT_FIELDS]
+            return sum(counts), float(max(counts))
+        if isinstance(node, And):
+            parts = [e for e in map(self.estimate, node.children) if e is not None]
+            if not parts:
+                return None
+            items = max(self._searcher().num_docs, 1)
+            likely = float(items)
+            for _, expected in parts:
+                likely *= min(expected / items, 1.0)
+            return min(most for most, _ in parts), likely
+        if isinstance(node, Or):
+            most, likely = 0, 0.0
+            for child in node.children:
+                part = self.estimate(child)
+                if part is None:
+                    return None
+                most, likely = most + part[0], likely + part[1]
+            return most, likely
+        return None
+
     def _text_query(self, words: list[str]) -> Query:
         if not words:
             return Query.all_query()
         options = []
-        for name in ("title", "body"):
+        for name in _TEXT_FIELDS:
             if len(words) == 1:
                 query = Query.term_query(self._schema, name, words[0])
             else:
@@ -164,7 +199,7 @@ class QueryCompiler:
 
     def _wildcard(self, pattern: str) -> Query:
         regex = wildcard_regex(pattern.lower())
-        return _should([Query.regex_query(self._schema, name, regex) for name in ("title", "body")])
+        return _should([Query.regex_query(self._schema, name, regex) for name in _TEXT_FIELDS])
 
     # -- field expressions --------------------------------------------------------------
 

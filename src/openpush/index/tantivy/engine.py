@@ -8,12 +8,18 @@ wildcard matches) and ``ft`` (analysed text: word matches inside field values). 
 tokens live in the multi-valued u64 field ``acl``. Field sorts are in ``_sort``, facet counts
 in ``_facets``; both run on the query ``_scope`` builds, so they see only visible items.
 
+A search restricted by a permission filter whose query matches few items is trimmed by
+deciding those items one by one instead (``_candidates``): same totals and pages, without
+walking the filter's posting lists.
+
 Only one process may hold the writer (tantivy's lock file); other processes open the index
 to search and :meth:`TantivyIndex.refresh` picks up new commits.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +42,12 @@ from openpush.index.base import (
     Visibility,
     document_uid,
 )
+from openpush.index.tantivy._candidates import (
+    POSTINGS_PER_CANDIDATE,
+    CandidateCheck,
+    add_acl_fields,
+    add_acl_schema,
+)
 from openpush.index.tantivy._facets import FacetCounter, FacetJob
 from openpush.index.tantivy._sort import UID_COLUMN, FieldSorter, Kind, Ref, SortColumn
 from openpush.index.tantivy.compile import (
@@ -44,15 +56,20 @@ from openpush.index.tantivy.compile import (
     lower_analyzer,
     text_analyzer,
 )
-from openpush.security.acl import Expr
+from openpush.security.acl import Constant, Expr, leaf_masks
 
-__all__ = ["TantivyIndex"]
+__all__ = ["CANDIDATE_LIMIT", "TantivyIndex"]
+
+log = logging.getLogger("openpush")
 
 TEXT = "op_text"
 LOWER = "op_lower"
 UID_KEY = UID_COLUMN.removeprefix("fx.")
 _REFRESH_INTERVAL = 0.05
 _ACL_QUERIES = 256  # compiled permission filters kept (one per recent user and shape list)
+# Trimmed searches whose query matches at most this many items (by the terms' document
+# frequencies) decide those items one by one instead of running the permission filter.
+CANDIDATE_LIMIT = 20_000
 _RELEVANCY = frozenset({"relevancy", "qre"})
 _SORT_KINDS: dict[FieldType, Kind] = {
     FieldType.LONG: "integer",
@@ -72,7 +89,9 @@ def _any(*queries: Query) -> Query:
     return Query.boolean_query([(Occur.Should, q) for q in queries])
 
 
-def build_schema() -> tantivy.Schema:
+def build_schema(*, candidates: bool = True) -> tantivy.Schema:
+    """The index's fields; ``candidates=False`` is the schema of indexes written before the
+    fields ``_candidates`` reads (they still open, and trim with the filter only)."""
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("uid", stored=True, tokenizer_name="raw")
     sb.add_text_field("org", stored=False, tokenizer_name="raw", index_option="basic")
@@ -86,6 +105,8 @@ def build_schema() -> tantivy.Schema:
     sb.add_json_field("fl", stored=False, tokenizer_name=LOWER, index_option="basic")
     sb.add_json_field("ft", stored=False, tokenizer_name=TEXT)
     sb.add_bytes_field("rawb", stored=True, indexed=False)
+    if candidates:
+        add_acl_schema(sb)
     return sb.build()
 
 
@@ -94,6 +115,7 @@ class _TantivyWriter:
         self._index = index
         self._writer = index.index.writer(heap_size=heap_bytes, num_threads=1)
         self._schema = index.schema
+        self._candidates = index.checks_candidates
 
     def upsert(self, document: IndexDocument, *, new: bool = False) -> None:
         uid = document.uid
@@ -107,8 +129,11 @@ class _TantivyWriter:
         doc.add_text("title", document.title)
         doc.add_text("body", document.body)
         doc.add_integer("date", int(document.date_ms))
-        for token in document.acl:
+        tokens = sorted(document.acl)
+        for token in tokens:
             doc.add_unsigned("acl", token)
+        if self._candidates:
+            add_acl_fields(doc, document.source_id, tokens)
         doc.add_json("fx", orjson.dumps({**document.fields, UID_KEY: uid}).decode())
         if document.fields:
             strings = {
@@ -143,10 +168,29 @@ class _TantivyWriter:
 
 
 class TantivyIndex:
-    def __init__(self, path: Path, *, writer_heap_mb: int = 128) -> None:
+    def __init__(
+        self, path: Path, *, writer_heap_mb: int = 128, candidate_limit: int = CANDIDATE_LIMIT
+    ) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self.checks_candidates = True
+        try:
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        except ValueError as exc:
+            if "schema does not match" not in str(exc):
+                raise
+            self.schema = build_schema(candidates=False)
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+            self.checks_candidates = False
+            log.warning(
+                "the search index at %s predates per-item permission fields: trimmed searches "
+                "run the full permission filter; push the content into a new data directory "
+                "to make selective trimmed searches faster",
+                path,
+            )
+        self.candidate_limit = candidate_limit if self.checks_candidates else 0
+        # what deciding one candidate costs, in postings of the permission filter
+        self.candidate_cost: float = POSTINGS_PER_CANDIDATE
         self.index.register_tokenizer(TEXT, text_analyzer())
         self.index.register_tokenizer(LOWER, lower_analyzer())
         self._heap = max(writer_heap_mb, 16) * 1024 * 1024
@@ -157,6 +201,7 @@ class TantivyIndex:
         self._refreshed = 0.0
         self._searcher = self.index.searcher()
         self._acl_queries: OrderedDict[Expr, Query] = OrderedDict()
+        self._checks: OrderedDict[Expr, CandidateCheck | None] = OrderedDict()
 
     def writer(self) -> _TantivyWriter:
         return _TantivyWriter(self, self._heap)
@@ -170,7 +215,9 @@ class TantivyIndex:
             self._searcher = self.index.searcher()
             self._refreshed = now
 
-    def _scope(self, request: IndexSearch) -> Query:
+    def _scope(self, request: IndexSearch, visibility: Query | None = None) -> Query:
+        """The request's query within its organization and visibility (``visibility``, if
+        given, stands for the one ``request.visibility`` compiles to)."""
         clauses = [
             (Occur.Must, self._compiler.compile(request.query, request.fields)),
             (
@@ -179,9 +226,9 @@ class TantivyIndex:
             ),
         ]
         if request.visibility is not None:
-            clauses.append(
-                (Occur.Must, Query.const_score_query(self._visibility(request.visibility), 0.0))
-            )
+            if visibility is None:
+                visibility = self._visibility(request.visibility)
+            clauses.append((Occur.Must, Query.const_score_query(visibility, 0.0)))
         return Query.boolean_query(clauses)
 
     def _acl_query(self, expr: Expr) -> Query:
@@ -221,13 +268,19 @@ class TantivyIndex:
     def search(self, request: IndexSearch) -> IndexResult:
         self.refresh()
         searcher = self._searcher
-        scope = self._scope(request)
         filters = [(f.owner, self._filter(f)) for f in request.filters]
-        query = _all(scope, *(q for _, q in filters))
         limit, first = max(request.count, 0), max(request.first, 0)
         columns = self._sort_columns(request)
+        relevancy = not request.sort or request.sort[0].field in _RELEVANCY
+        if columns is None and not request.facets:
+            decided = self._decide_candidates(searcher, request, filters, relevancy)
+            if decided is not None:
+                visible = decided[first : first + limit]
+                hits = [self._hit(searcher.doc(a), s) for s, a in visible]
+                return IndexResult(total=len(decided), hits=hits, facets=[])
+        scope = self._scope(request)
+        query = _all(scope, *(q for _, q in filters))
         if columns is None:
-            relevancy = not request.sort or request.sort[0].field in _RELEVANCY
             ranked = query if relevancy else Query.const_score_query(query, 0.0)
             result = searcher.search(ranked, max(limit, 1), count=True, offset=first)
             total = int(result.count or 0)
@@ -238,6 +291,56 @@ class TantivyIndex:
             hits = self._load(searcher, refs)
         facets = self._facets(searcher, request, scope, filters)
         return IndexResult(total=total, hits=hits, facets=facets)
+
+    def _decide_candidates(
+        self,
+        searcher: tantivy.Searcher,
+        request: IndexSearch,
+        filters: list[tuple[str, Query]],
+        relevancy: bool,
+    ) -> list[tuple[Any, tantivy.DocAddress]] | None:
+        """Every visible match in rank order, decided match by match (see ``_candidates``);
+        None when the permission filter should run instead."""
+        visibility = request.visibility
+        if (
+            visibility is None
+            or not visibility.secured
+            or isinstance(visibility.acl, Constant)
+            or self.candidate_limit <= 0
+        ):
+            return None
+        estimate = self._compiler.estimate(request.query)
+        if estimate is None or estimate[1] > self.candidate_limit:
+            return None
+        wanted = min(estimate[0], self.candidate_limit)
+        check = self._check(visibility.acl)
+        if check is None or estimate[1] * self.candidate_cost > check.postings(searcher):
+            return None  # a small filter: running it costs less than deciding the matches
+        sources = sorted(visibility.shared | visibility.secured)
+        scope = self._scope(request, Query.term_set_query(self.schema, "source", sources))
+        query = _all(scope, *(q for _, q in filters))
+        ranked = query if relevancy else Query.const_score_query(query, 0.0)
+        hits = searcher.search(ranked, wanted + 1, count=False).hits
+        if len(hits) > wanted:
+            return None  # the words go together more often than their frequencies said
+        keep = check.visible(searcher, [a for _, a in hits], visibility.shared, visibility.secured)
+        if keep is None:
+            return None
+        return list(itertools.compress(hits, keep.tolist()))
+
+    def _check(self, expr: Expr) -> CandidateCheck | None:
+        """The filter's candidate check (kept per filter, as compiled filters are)."""
+        with self._lock:
+            if expr in self._checks:
+                self._checks.move_to_end(expr)
+                return self._checks[expr]
+        masks = leaf_masks(expr)
+        check = CandidateCheck(masks) if masks is not None else None
+        with self._lock:
+            self._checks[expr] = check
+            while len(self._checks) > _ACL_QUERIES:
+                self._checks.popitem(last=False)
+        return check
 
     def _sort_columns(self, request: IndexSearch) -> list[SortColumn] | None:
         """The columns of a field sort (uid last), or None to rank by score or index order."""
