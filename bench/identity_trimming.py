@@ -23,9 +23,11 @@ Usage::
 4. queries: single terms of four frequency bands, two-term ANDs and phrases, each run as one of
    the users expanded in step 2, untrimmed (view all) and trimmed (the visibility
    ``openpush.search.service`` builds from the user's expanded identities), through
-   ``TantivyIndex.search`` and through the service's ``run_search``; the permission filter is
-   also timed alone (match all), and the trimmed top hits and some exact totals are checked
-   against ``evaluate``.
+   ``TantivyIndex.search`` and through the service's ``run_search``; trimmed once more with
+   the permission filter only (no item-by-item decision of selective queries: the way every
+   trimmed search ran before it, and the baseline it must match total for total); the
+   permission filter is also timed alone (match all), and the trimmed top hits and some exact
+   totals are checked against ``evaluate``.
 
 A benchmark, not a test: targets are printed as PASS/MISS, never asserted. Progress goes to
 stderr; ``--json`` prints one JSON document instead of the report.
@@ -620,17 +622,36 @@ class Case:
     seconds: dict[str, float] = field(default_factory=dict)
     split: dict[str, float] = field(default_factory=dict)
     hits: list[Any] = field(default_factory=list)  # the trimmed variant's top hits
+    decided: bool = False  # the trimmed variant decided its matches one by one
 
 
 class Runner:
-    """The variants every query runs as; each returns (total, hits)."""
+    """The variants every query runs as; each returns (total, hits).
+
+    ``filter_only`` is a second handle on the same index that never decides matches one by
+    one (``candidate_limit=0``): the permission filter on every trimmed search.
+    """
 
     def __init__(
-        self, store: SqliteStateStore, index: TantivyIndex, expander: GraphExpander
+        self,
+        store: SqliteStateStore,
+        index: TantivyIndex,
+        filter_only: TantivyIndex,
+        expander: GraphExpander,
     ) -> None:
         self.store, self.index, self.expander = store, index, expander
+        self.filter_only = filter_only
         self.sources = store.catalog.list_sources(ORG)
         self.shapes = store.items.acl_shapes(ORG)
+        self.decided: bool | None = None  # whether the last trimmed search decided matches
+        decide = index._decide_candidates
+
+        def recorded(*args: Any) -> Any:
+            found = decide(*args)
+            self.decided = found is not None
+            return found
+
+        index._decide_candidates = recorded  # type: ignore[method-assign]
 
     def engine_raw(self, case: Case) -> Any:
         return self.index.search(IndexSearch(ORG, case.node, None))
@@ -648,7 +669,13 @@ class Runner:
         result = self.index.search(IndexSearch(ORG, case.node, visibility))
         t3 = time.perf_counter()
         case.split = {"expand": t1 - t0, "filter": t2 - t1, "search": t3 - t2}
+        case.decided = bool(self.decided)
         return result
+
+    def engine_filter_only(self, case: Case) -> Any:
+        identities = self.expander.expand(ORG, [case.user])
+        visibility = _visibility(self.sources, identities, self.shapes, False)
+        return self.filter_only.search(IndexSearch(ORG, case.node, visibility))
 
     def service_view_all(self, case: Case) -> Any:
         request = SearchRequest(ORG, q=case.text, view_all=True)
@@ -663,12 +690,14 @@ class Runner:
             "engine, no visibility clause": self.engine_raw,
             "engine, untrimmed (view all)": self.engine_view_all,
             "engine, trimmed": self.engine_trimmed,
+            FILTER_ONLY: self.engine_filter_only,
             "run_search, untrimmed (view all)": self.service_view_all,
             "run_search, trimmed": self.service_trimmed,
         }
 
 
 UNTRIMMED, TRIMMED = "engine, untrimmed (view all)", "engine, trimmed"
+FILTER_ONLY = "engine, trimmed by the filter only"
 
 
 def run_queries(runner: Runner, cases: list[Case]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -710,8 +739,12 @@ def by_class(cases: list[Case]) -> dict[str, dict[str, float]]:
         mine = [c for c in cases if c.kind == kind]
         untrimmed = summary([c.seconds[UNTRIMMED] for c in mine])
         trimmed = summary([c.seconds[TRIMMED] for c in mine])
+        filtered = summary([c.seconds[FILTER_ONLY] for c in mine])
         out[kind] = {
             "queries": len(mine),
+            "decided": sum(c.decided for c in mine),
+            "filter_only_p50": filtered["p50"],
+            "filter_only_p95": filtered["p95"],
             "untrimmed_total": sum(c.totals[UNTRIMMED] for c in mine) / len(mine),
             "trimmed_total": sum(c.totals[TRIMMED] for c in mine) / len(mine),
             "untrimmed_p50": untrimmed["p50"],
@@ -782,6 +815,7 @@ def check(runner: Runner, cases: list[Case]) -> dict[str, int]:
 def measure_queries(
     store: SqliteStateStore,
     index: TantivyIndex,
+    filter_only: TantivyIndex,
     expander: GraphExpander,
     users: list[UserId],
     corpus: Corpus,
@@ -797,12 +831,14 @@ def measure_queries(
         Case(kind, text, parse(text), rng.choice(users))
         for kind, text in make_queries(corpus, bodies, args.queries, args.seed)
     ]
-    runner = Runner(store, index, expander)
+    runner = Runner(store, index, filter_only, expander)
     log(f"queries: {len(cases)} queries x {len(runner.variants())} variants (after a warm-up)")
     latency, cpu = run_queries(runner, cases)
     log("queries: the filter alone, and the checks against evaluate()")
     return {
         "queries": len(cases),
+        "decided": sum(c.decided for c in cases),
+        "same_totals_as_filter": sum(c.totals[TRIMMED] == c.totals[FILTER_ONLY] for c in cases),
         "users": len({c.user for c in cases}),
         "latency": latency,
         "cpu_percent": cpu,
@@ -891,10 +927,16 @@ def report_queries(data: dict[str, Any]) -> list[str]:
             lines.append(f"{name:<38}  {ms(s):<26}  {s['total_mean']:,.0f}")
     r50 = lat[TRIMMED]["p50"] / lat[UNTRIMMED]["p50"]
     r95 = lat[TRIMMED]["p95"] / lat[UNTRIMMED]["p95"]
+    f50 = lat[FILTER_ONLY]["p50"] / lat[UNTRIMMED]["p50"]
+    f95 = lat[FILTER_ONLY]["p95"] / lat[UNTRIMMED]["p95"]
     split = lat["trimmed_split_ms"]
     lines += [
         "",
-        f"ratio trimmed / untrimmed (engine): p50 {r50:.2f}x, p95 {r95:.2f}x",
+        f"trimmed searches that decided their matches one by one: {q['decided']} of "
+        f"{q['queries']}; totals equal to the filter's on {q['same_totals_as_filter']} of "
+        f"{q['queries']}",
+        f"ratio trimmed / untrimmed (engine): p50 {r50:.2f}x, p95 {r95:.2f}x "
+        f"(the filter only: p50 {f50:.2f}x, p95 {f95:.2f}x)",
         "  " + target(r50 <= TARGET_RATIO, f"target p50 ≤ {TARGET_RATIO}x"),
         "  " + target(r95 <= TARGET_RATIO, f"target p95 ≤ {TARGET_RATIO}x"),
         f"trimmed split (p50 / p95): expansion (cached) {split['expand']['p50']:.3f} / "
@@ -904,7 +946,7 @@ def report_queries(data: dict[str, Any]) -> list[str]:
         f"filter alone (match all, trimmed): {ms(alone['ms'])}",
         "",
         f"{'class':<30}  {'total untrimmed → trimmed':<26}  {'untrimmed p50/p95':<18}  "
-        f"{'trimmed p50/p95':<18}  ratio p50/p95",
+        f"{'trimmed p50/p95':<18}  ratio p50/p95  decided  filter only p50/p95",
     ]
     for kind, c in q["by_class"].items():
         totals = f"{c['untrimmed_total']:,.0f} → {c['trimmed_total']:,.0f}"
@@ -913,7 +955,9 @@ def report_queries(data: dict[str, Any]) -> list[str]:
             f"{c['untrimmed_p50']:.2f} / {c['untrimmed_p95']:.2f} ms{'':<3}  "
             f"{c['trimmed_p50']:.2f} / {c['trimmed_p95']:.2f} ms{'':<3}  "
             f"{c['trimmed_p50'] / c['untrimmed_p50']:.2f} / "
-            f"{c['trimmed_p95'] / c['untrimmed_p95']:.2f}"
+            f"{c['trimmed_p95'] / c['untrimmed_p95']:.2f}{'':<4}"
+            f"{c['decided']:>3}/{c['queries']:<3}  "
+            f"{c['filter_only_p50']:.2f} / {c['filter_only_p95']:.2f} ms"
         )
     chk, cpu = q["checks"], q["cpu_percent"]
     lines += [
@@ -951,7 +995,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         log(f"index: loading {args.items:,} documents")
         corpus = Corpus(args.seed, pop)
         index, data["index"], bodies = load_index(store, workdir / "index", corpus, args.items)
-        data["queries"] = measure_queries(store, index, expander, users, corpus, bodies, args)
+        filter_only = TantivyIndex(workdir / "index", candidate_limit=0)
+        data["queries"] = measure_queries(
+            store, index, filter_only, expander, users, corpus, bodies, args
+        )
+        filter_only.close()
         index.close()
     finally:
         store.close()
