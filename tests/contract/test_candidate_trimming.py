@@ -269,3 +269,26 @@ def test_a_small_filter_runs_rather_than_deciding_many_matches(tmp_path: Path) -
     assert index.search(replace(search, visibility=large)).total == 36  # 40 * 0.5 <= 36
     assert taken == [False, False, True]
     index.close()
+
+
+def test_estimates_bound_the_matches(tmp_path: Path) -> None:
+    index = TantivyIndex(tmp_path)
+    writer = index.writer()
+    texts = ["red fox", "red dog", "red", "blue fox", "Foxes running"]
+    for n, text in enumerate(texts):
+        writer.upsert(IndexDocument("o", "s", f"d{n}", text, "", 0, {}, {}, frozenset()))
+    writer.commit()
+    estimate = index._compiler.estimate
+    for text in ["red", "fox", "red fox", "red OR blue", '"red fox"', "red (fox OR dog)"]:
+        found = estimate(parse(text))
+        matches = index.search(IndexSearch("o", parse(text), None, count=10)).total
+        assert found is not None and found[0] >= matches, text
+    assert estimate(parse("red")) == (3, 3.0)  # title 3, body 0
+    assert estimate(parse("fox")) == (3, 3.0)  # stemmed: fox, fox, foxes
+    assert estimate(parse("red fox")) == (3, pytest.approx(3 * 3 / 5))  # independent parts
+    assert estimate(parse("red OR blue")) == (4, 4.0)
+    assert estimate(parse('"red fox"')) == (3, 3.0)  # its rarest word
+    for broad in ["", "NOT red", "fo*", "@views>2"]:
+        assert estimate(parse(broad)) is None, broad
+    assert estimate(parse("red NOT blue")) == (3, 3.0)  # the negation adds no bound
+    index.close()
