@@ -143,7 +143,8 @@ class CandidateCheck:
         if overflow.size > MAX_OVERFLOW:
             return None
         for row in overflow.tolist():
-            masks[row] = self.masks.mask(_stored_tokens(searcher, addresses[row]))
+            stored = np.sort(_stored_tokens(searcher, addresses[row]))
+            masks[row] = np.bitwise_or.reduce(self._bits_of(stored))
         distinct, which = np.unique(masks, return_inverse=True)
         verdicts = np.array([self.masks.allows(int(mask)) for mask in distinct.tolist()])
         allowed = verdicts[which.reshape(-1)]
@@ -179,7 +180,6 @@ def _column(
         return None
 
 
-def _stored_tokens(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> list[int]:
+def _stored_tokens(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> np.ndarray:
     packed = searcher.doc(address).to_dict().get("aclx") or [b""]
-    data = bytes(packed[0])
-    return [int.from_bytes(data[i : i + 8], "big") for i in range(0, len(data), 8)]
+    return np.frombuffer(bytes(packed[0]), dtype=">u8").astype(np.uint64)
