@@ -117,6 +117,21 @@ def query(rng: random.Random) -> str:
     )
 
 
+@pytest.fixture
+def plans(monkeypatch: pytest.MonkeyPatch) -> list[tuple[TantivyIndex, bool]]:
+    """(index, decided its matches one by one) for every trimmed search from here on."""
+    taken: list[tuple[TantivyIndex, bool]] = []
+    decide = TantivyIndex._decide_candidates
+
+    def recorded(self: TantivyIndex, *args: Any) -> Any:
+        found = decide(self, *args)
+        taken.append((self, found is not None))
+        return found
+
+    monkeypatch.setattr(TantivyIndex, "_decide_candidates", recorded)
+    return taken
+
+
 def answer(index: TantivyIndex, search: IndexSearch) -> tuple[int, list[tuple[str, float]]]:
     result = index.search(search)
     return result.total, [(hit.document_id, hit.score) for hit in result.hits]
@@ -124,19 +139,9 @@ def answer(index: TantivyIndex, search: IndexSearch) -> tuple[int, list[tuple[st
 
 @pytest.mark.parametrize("seed", range(6))
 def test_selective_searches_answer_as_the_filter_does(
-    indexed: Any, monkeypatch: pytest.MonkeyPatch, seed: int
+    indexed: Any, plans: list[tuple[TantivyIndex, bool]], seed: int
 ) -> None:
     checked, filtered, tokens, shapes = indexed
-    decided = []
-    decide = TantivyIndex._decide_candidates
-
-    def spy(self: TantivyIndex, *args: Any) -> Any:
-        found = decide(self, *args)
-        if self is checked:
-            decided.append(found is not None)
-        return found
-
-    monkeypatch.setattr(TantivyIndex, "_decide_candidates", spy)
     rng = random.Random(seed)
     for n in range(40):
         expr = acl.visibility_filter(user(rng), shapes)
@@ -156,22 +161,14 @@ def test_selective_searches_answer_as_the_filter_does(
         assert everything.total == expected[0] == len(everything.hits)
         for hit in everything.hits:
             assert hit.source_id in shared or acl.matches(expr, tokens[hit.document_id]), text
+    decided = [taken for index, taken in plans if index is checked]
     assert sum(decided) >= len(decided) * 0.8  # most took the item-by-item way
 
 
 def test_broad_searches_sorts_and_facets_run_the_filter(
-    indexed: Any, monkeypatch: pytest.MonkeyPatch
+    indexed: Any, plans: list[tuple[TantivyIndex, bool]]
 ) -> None:
     checked, _, _, shapes = indexed
-    outcomes = []
-    decide = TantivyIndex._decide_candidates
-
-    def spy(self: TantivyIndex, *args: Any) -> Any:
-        found = decide(self, *args)
-        outcomes.append(found is not None)
-        return found
-
-    monkeypatch.setattr(TantivyIndex, "_decide_candidates", spy)
     visibility = Visibility(
         frozenset(),
         frozenset({"sec1", "sec2"}),
@@ -187,7 +184,7 @@ def test_broad_searches_sorts_and_facets_run_the_filter(
         checked.search(search)  # more than 5 items hold the word
     finally:
         checked.candidate_limit = limit
-    assert outcomes == [True, False, False]
+    assert [taken for _, taken in plans] == [True, False, False]
 
 
 def test_an_index_written_before_the_candidate_fields_still_opens_and_trims(
@@ -212,7 +209,7 @@ def test_an_index_written_before_the_candidate_fields_still_opens_and_trims(
 
 
 def test_words_that_go_together_more_than_expected_fall_back_to_the_filter(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, plans: list[tuple[TantivyIndex, bool]]
 ) -> None:
     """``x`` and ``y`` are each in half the items, so ``x y`` should match a quarter: it
     matches half, more than the limit, and the search must still count them all."""
@@ -223,26 +220,20 @@ def test_words_that_go_together_more_than_expected_fall_back_to_the_filter(
         text = "x y" if n < 10 else "z"
         writer.upsert(IndexDocument("o", "s", f"d{n}", text, text, 0, {}, {}, frozenset({1})))
     writer.commit()
-    outcomes = []
-    decide = TantivyIndex._decide_candidates
-
-    def spy(self: TantivyIndex, *args: Any) -> Any:
-        found = decide(self, *args)
-        outcomes.append(found is not None)
-        return found
-
-    monkeypatch.setattr(TantivyIndex, "_decide_candidates", spy)
     visibility = Visibility(frozenset(), frozenset({"s"}), acl.any_of([1]))
     assert index.search(IndexSearch("o", parse("x y"), visibility, count=20)).total == 10
     assert index.search(IndexSearch("o", parse("z"), visibility, count=3)).total == 10
-    assert outcomes == [False, False]
+    assert [taken for _, taken in plans] == [False, False]
     index.candidate_limit = 10
     result = index.search(IndexSearch("o", parse("x y"), visibility, count=20))
-    assert (result.total, len(result.hits), outcomes) == (10, 10, [False, False, True])
+    assert (result.total, len(result.hits)) == (10, 10)
+    assert [taken for _, taken in plans] == [False, False, True]
     index.close()
 
 
-def test_a_small_filter_runs_rather_than_deciding_many_matches(tmp_path: Path) -> None:
+def test_a_small_filter_runs_rather_than_deciding_many_matches(
+    tmp_path: Path, plans: list[tuple[TantivyIndex, bool]]
+) -> None:
     """Deciding a match costs about as much as ``candidate_cost`` postings of the filter: a
     filter over few postings is cheaper to run than deciding as many matches as it has."""
     index = TantivyIndex(tmp_path)
@@ -251,15 +242,6 @@ def test_a_small_filter_runs_rather_than_deciding_many_matches(tmp_path: Path) -
         tokens = frozenset({1} if n < 4 else {2})
         writer.upsert(IndexDocument("o", "s", f"d{n}", "word", "word", 0, {}, {}, tokens))
     writer.commit()
-    taken = []
-    original = index._decide_candidates
-
-    def spy(*args: Any) -> Any:
-        found = original(*args)
-        taken.append(found is not None)
-        return found
-
-    index._decide_candidates = spy  # type: ignore[method-assign]
     small = Visibility(frozenset(), frozenset({"s"}), acl.any_of([1]))  # 4 postings
     large = Visibility(frozenset(), frozenset({"s"}), acl.any_of([2]))  # 36 postings
     search = IndexSearch("o", parse("word"), small, count=50)  # 40 matches
@@ -267,7 +249,7 @@ def test_a_small_filter_runs_rather_than_deciding_many_matches(tmp_path: Path) -
     index.candidate_cost = 0.5
     assert index.search(search).total == 4  # 40 * 0.5 > 4: still the filter
     assert index.search(replace(search, visibility=large)).total == 36  # 40 * 0.5 <= 36
-    assert taken == [False, False, True]
+    assert [taken for _, taken in plans] == [False, False, True]
     index.close()
 
 

@@ -17,6 +17,7 @@ from openpush.domain.permissions import (
 from openpush.security.acl import (
     MATCH_ALL,
     MATCH_NONE,
+    AclEncoding,
     AllOf,
     AnyExpr,
     AnyOf,
@@ -45,10 +46,14 @@ DEFAULT = "P"
 SENSITIVE = frozenset({"q"})
 
 
+def _encode(model: PermissionModel) -> AclEncoding:
+    return encode_model(model, default_provider=DEFAULT, case_sensitive_providers=SENSITIVE)
+
+
 def _visible(
     model: PermissionModel, user: frozenset[IdentityKey], *others: tuple[int, ...]
 ) -> bool:
-    encoding = encode_model(model, default_provider=DEFAULT, case_sensitive_providers=SENSITIVE)
+    encoding = _encode(model)
     expr = visibility_filter(user, [*others, encoding.shape])
     return matches(expr, encoding.tokens)
 
@@ -212,10 +217,7 @@ def test_encoding_matches_evaluate(model: PermissionModel, user: frozenset[Ident
 def test_filter_over_several_shapes(
     corpus: list[PermissionModel], user: frozenset[IdentityKey], extra: list[tuple[int, ...]]
 ) -> None:
-    encodings = [
-        encode_model(model, default_provider=DEFAULT, case_sensitive_providers=SENSITIVE)
-        for model in corpus
-    ]
+    encodings = [_encode(model) for model in corpus]
     expr = visibility_filter(user, [*extra, *(encoding.shape for encoding in encodings)])
     for model, encoding in zip(corpus, encodings, strict=True):
         assert matches(expr, encoding.tokens) is _evaluate(model, user)
@@ -241,10 +243,7 @@ def test_docs_of_unlisted_shapes_never_leak(
 def test_leaf_masks_decide_as_the_filter(
     corpus: list[PermissionModel], user: frozenset[IdentityKey], extra: list[tuple[int, ...]]
 ) -> None:
-    encodings = [
-        encode_model(model, default_provider=DEFAULT, case_sensitive_providers=SENSITIVE)
-        for model in corpus
-    ]
+    encodings = [_encode(model) for model in corpus]
     expr = visibility_filter(user, [*extra, *(encoding.shape for encoding in encodings)])
     masks = leaf_masks(expr)
     assert masks is not None
