@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import tantivy
 
+from openpush.domain.fields import FieldDefinition, FieldType, merged_fields
 from openpush.domain.permissions import (
     IdentityType,
     PermissionIdentity,
@@ -27,7 +28,15 @@ from openpush.domain.permissions import (
     PermissionModel,
     PermissionSet,
 )
-from openpush.index.base import FacetRequest, IndexDocument, IndexSearch, SortKey, Visibility
+from openpush.index.base import (
+    FacetRequest,
+    FieldFilter,
+    IndexDocument,
+    IndexResult,
+    IndexSearch,
+    SortKey,
+    Visibility,
+)
 from openpush.index.tantivy import _candidates
 from openpush.index.tantivy.engine import TantivyIndex, build_schema
 from openpush.search.query import MatchAll, parse
@@ -39,6 +48,18 @@ GROUPS = [f"g{n}" for n in range(12)]
 USERS = [f"u{n}" for n in range(12)]
 RARE = [f"rare{n}" for n in range(30)]
 COMMON = ["alpha", "beta", "gamma"]
+TAGS = ["red", "green", "blue", "Blue"]
+FIELDS = merged_fields(
+    [
+        FieldDefinition("tags", FieldType.STRING, facet=True, sort=True),
+        FieldDefinition("views", FieldType.LONG, facet=True, sort=True),
+    ]
+)
+FACETS = [
+    FacetRequest("t", "tags", count=3),
+    FacetRequest("v", "views", kind="ranges", count=3),
+    FacetRequest("o", "tags", query=parse(COMMON[0])),  # its own query: the whole filter
+]
 
 
 def model(rng: random.Random) -> PermissionModel:
@@ -70,7 +91,7 @@ def corpus(rng: random.Random) -> list[tuple[IndexDocument, tuple[int, ...]]]:
             title=" ".join(rng.sample(words, 1)),
             body=" ".join(rng.choices(words, k=rng.randint(1, 6))),
             date_ms=1_700_000_000_000,
-            fields={},
+            fields={"tags": rng.sample(TAGS, rng.randint(0, 2)), "views": [rng.randint(0, 9)]},
             raw={"n": n},
             acl=encoding.tokens,
         )
@@ -165,7 +186,7 @@ def test_selective_searches_answer_as_the_filter_does(
     assert sum(decided) >= len(decided) * 0.8  # most took the item-by-item way
 
 
-def test_broad_searches_sorts_and_facets_run_the_filter(
+def test_broad_searches_run_the_filter_and_sorts_and_facets_restrict_it(
     indexed: Any, plans: list[tuple[TantivyIndex, bool]]
 ) -> None:
     checked, _, _, shapes = indexed
@@ -177,8 +198,8 @@ def test_broad_searches_sorts_and_facets_run_the_filter(
     search = IndexSearch("o", parse(RARE[0]), visibility)
     checked.search(search)
     checked.search(replace(search, query=MatchAll()))  # no bound: everything may match
-    checked.search(replace(search, sort=(SortKey("date"),)))  # field sorts: the filter
-    checked.search(replace(search, facets=[FacetRequest("f", "tags")]))  # facets: the filter
+    checked.search(replace(search, sort=(SortKey("date"),)))  # field sorts: restricted
+    checked.search(replace(search, facets=[FacetRequest("f", "tags")]))  # facets: restricted
     limit, checked.candidate_limit = checked.candidate_limit, 5
     try:
         checked.search(search)  # more than 5 items hold the word
@@ -274,3 +295,48 @@ def test_estimates_bound_the_matches(tmp_path: Path) -> None:
         assert estimate(parse(broad)) is None, broad
     assert estimate(parse("red NOT blue")) == (3, 3.0)  # the negation adds no bound
     index.close()
+
+
+def facet_answer(result: IndexResult) -> tuple[Any, ...]:
+    facets = [(f.id, [(b.count, b.value, b.range) for b in f.buckets]) for f in result.facets]
+    return result.total, [hit.document_id for hit in result.hits], facets
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_facets_and_field_sorts_count_as_the_whole_filter_does(
+    indexed: Any, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Searches with facets or field sorts run a filter cut down to the tokens the query's
+    matches hold: the same totals, pages and facet counts as the whole filter."""
+    checked, filtered, _, shapes = indexed
+    restricted = []
+    restrict = TantivyIndex._restricted_visibility
+
+    def recorded(self: TantivyIndex, *args: Any) -> Any:
+        found = restrict(self, *args)
+        if self is checked:
+            restricted.append(found is not None)
+        return found
+
+    monkeypatch.setattr(TantivyIndex, "_restricted_visibility", recorded)
+    rng = random.Random(100 + seed)
+    for n in range(25):
+        search = IndexSearch(
+            org_id="o",
+            query=parse(query(rng)),
+            visibility=Visibility(
+                frozenset({"shared"}) if n % 3 == 0 else frozenset(),
+                frozenset({"sec1", "sec2"}),
+                acl.visibility_filter(user(rng), shapes),
+            ),
+            first=rng.choice([0, 2]),
+            count=rng.choice([3, 50]),
+            sort=rng.choice(
+                [(SortKey(),), (SortKey("views"), SortKey("tags", False)), (SortKey("date"),)]
+            ),
+            fields=FIELDS,
+            filters=[FieldFilter("tags", values=("red",), owner="t")] if n % 2 else [],
+            facets=FACETS if n % 4 != 1 else [],
+        )
+        assert facet_answer(checked.search(search)) == facet_answer(filtered.search(search))
+    assert sum(restricted) >= len(restricted) * 0.8

@@ -30,6 +30,7 @@ from openpush.security.acl import (
     leaf_masks,
     matches,
     not_,
+    restrict,
     token,
     visibility_filter,
 )
@@ -265,3 +266,27 @@ def test_leaf_masks_refuse_filters_wider_than_a_mask() -> None:
     assert leaf_masks(wide) is not None  # 64 leaves
     assert leaf_masks(any_expr(wide, any_of([5000]))) is None
     assert leaf_masks(MATCH_ALL) is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(models, min_size=1, max_size=4),
+    users,
+    st.lists(shapes, max_size=3),
+    st.lists(models, max_size=3),
+)
+def test_a_filter_restricted_to_the_tokens_present_decides_alike(
+    corpus: list[PermissionModel],
+    user: frozenset[IdentityKey],
+    extra: list[tuple[int, ...]],
+    elsewhere: list[PermissionModel],
+) -> None:
+    """Cut down to the tokens of ``corpus``, the filter decides ``corpus`` as before (what
+    the rest of the index holds, ``elsewhere``, is what it may no longer match)."""
+    encodings = [_encode(model) for model in corpus]
+    shapes_seen = [encoding.shape for encoding in [*encodings, *map(_encode, elsewhere)]]
+    expr = visibility_filter(user, [*extra, *shapes_seen])
+    present = frozenset().union(*(encoding.tokens for encoding in encodings))
+    restricted = restrict(expr, present)
+    for encoding in encodings:
+        assert matches(restricted, encoding.tokens) is matches(expr, encoding.tokens)

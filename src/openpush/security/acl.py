@@ -70,6 +70,7 @@ __all__ = [
     "leaf_masks",
     "matches",
     "not_",
+    "restrict",
     "token",
     "visibility_filter",
 ]
@@ -298,6 +299,24 @@ def _level_filter(
     inconclusive = not_(any_of(_mention(level, key) for key in allow_ids))
     deeper = _level_filter(level + 1, going_on, allow_ids, deny_ids)
     return any_expr(allows, all_of(inconclusive, deeper))
+
+
+def restrict(expr: Expr, present: Set[int]) -> Expr:
+    """``expr`` with every term set cut down to ``present``: for every doc whose tokens are all
+    in ``present``, ``matches(restrict(expr, present), tokens) == matches(expr, tokens)``."""
+    match expr:
+        case AnyOf(tokens):
+            return any_of(tokens & present if len(tokens) <= len(present) else present & tokens)
+        case AllOf(children):
+            return all_of(*(restrict(child, present) for child in children))
+        case AnyExpr(children):
+            return any_expr(*(restrict(child, present) for child in children))
+        case Not(child):
+            return not_(restrict(child, present))
+        case Constant():
+            return expr
+        case _:
+            raise TypeError(f"not a filter expression: {expr!r}")
 
 
 def matches(expr: Expr, doc_tokens: Set[int]) -> bool:

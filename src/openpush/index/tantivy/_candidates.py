@@ -32,6 +32,7 @@ __all__ = [
     "CandidateCheck",
     "add_acl_fields",
     "add_acl_schema",
+    "present_tokens",
     "source_hash",
 ]
 
@@ -121,30 +122,15 @@ class CandidateCheck:
         count = len(addresses)
         if count == 0:
             return np.zeros(0, dtype=bool)
-        held = _column(searcher, "acl_n", addresses)
-        if held is None:
+        found = _held_tokens(searcher, addresses)
+        if found is None:
             return None
-        everyone = np.array(addresses, dtype=object)
-        rows, tokens = [], []
-        for slot, name in enumerate(_SLOT_FIELDS):
-            holding = np.flatnonzero(held > slot)
-            if holding.size == 0:
-                break
-            column = _column(searcher, name, everyone[holding].tolist())
-            if column is None:
-                return None
-            rows.append(holding)
-            tokens.append(column)
+        rows, tokens, overflow = found
         masks = np.zeros(count, dtype=np.uint64)
-        if tokens:
-            held_tokens, order = _sorted(np.concatenate(tokens))
-            np.bitwise_or.at(masks, np.concatenate(rows)[order], self._bits_of(held_tokens))
-        overflow = np.flatnonzero(held > SLOTS)
-        if overflow.size > MAX_OVERFLOW:
-            return None
-        for row in overflow.tolist():
-            stored = np.sort(_stored_tokens(searcher, addresses[row]))
-            masks[row] = np.bitwise_or.reduce(self._bits_of(stored))
+        held_tokens, order = _sorted(tokens)
+        np.bitwise_or.at(masks, rows[order], self._bits_of(held_tokens))
+        for row, stored in overflow:
+            masks[row] = np.bitwise_or.reduce(self._bits_of(np.sort(stored)))
         distinct, which = np.unique(masks, return_inverse=True)
         verdicts = np.array([self.masks.allows(int(mask)) for mask in distinct.tolist()])
         allowed = verdicts[which.reshape(-1)]
@@ -163,6 +149,45 @@ class CandidateCheck:
         at = np.searchsorted(self._tokens, tokens)
         at[at == self._tokens.size] = 0
         return np.where(self._tokens[at] == tokens, self._bits[at], np.uint64(0))
+
+
+def present_tokens(
+    searcher: tantivy.Searcher, addresses: Sequence[tantivy.DocAddress]
+) -> frozenset[int] | None:
+    """Every permission token the docs at ``addresses`` hold (None: cannot tell cheaply)."""
+    found = _held_tokens(searcher, addresses)
+    if found is None:
+        return None
+    _, tokens, overflow = found
+    every = np.unique(np.concatenate([tokens, *(stored for _, stored in overflow)]))
+    return frozenset(every.tolist())
+
+
+def _held_tokens(
+    searcher: tantivy.Searcher, addresses: Sequence[tantivy.DocAddress]
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]] | None:
+    """The tokens the docs at ``addresses`` hold: (row of each, token) from the fast fields,
+    and (row, all its tokens) for the docs with more than ``SLOTS``; None when a doc lacks
+    the fields or too many docs have more tokens than the slots."""
+    held = _column(searcher, "acl_n", addresses)
+    if held is None:
+        return None
+    overflowing = np.flatnonzero(held > SLOTS)
+    if overflowing.size > MAX_OVERFLOW:
+        return None
+    everyone = np.array(addresses, dtype=object)
+    rows, tokens = [np.zeros(0, np.intp)], [np.zeros(0, np.uint64)]
+    for slot, name in enumerate(_SLOT_FIELDS):
+        holding = np.flatnonzero(held > slot)
+        if holding.size == 0:
+            break
+        column = _column(searcher, name, everyone[holding].tolist())
+        if column is None:
+            return None
+        rows.append(holding)
+        tokens.append(column)
+    overflow = [(row, _stored_tokens(searcher, addresses[row])) for row in overflowing.tolist()]
+    return np.concatenate(rows), np.concatenate(tokens), overflow
 
 
 def _sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

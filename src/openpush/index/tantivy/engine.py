@@ -9,8 +9,9 @@ tokens live in the multi-valued u64 field ``acl``. Field sorts are in ``_sort``,
 in ``_facets``; both run on the query ``_scope`` builds, so they see only visible items.
 
 A search restricted by a permission filter whose query matches few items is trimmed by
-deciding those items one by one instead (``_candidates``): same totals and pages, without
-walking the filter's posting lists.
+deciding those items one by one instead (``_candidates``), or, with facets or a field sort,
+by the filter cut down to the tokens those items hold: same totals, pages and counts, without
+walking the whole filter's posting lists.
 
 Only one process may hold the writer (tantivy's lock file); other processes open the index
 to search and :meth:`TantivyIndex.refresh` picks up new commits.
@@ -24,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ from openpush.index.tantivy._candidates import (
     CandidateCheck,
     add_acl_fields,
     add_acl_schema,
+    present_tokens,
 )
 from openpush.index.tantivy._facets import FacetCounter, FacetJob
 from openpush.index.tantivy._sort import UID_COLUMN, FieldSorter, Kind, Ref, SortColumn
@@ -56,6 +59,7 @@ from openpush.index.tantivy.compile import (
     lower_analyzer,
     text_analyzer,
 )
+from openpush.security import acl
 from openpush.security.acl import Constant, Expr, leaf_masks
 
 __all__ = ["CANDIDATE_LIMIT", "TantivyIndex"]
@@ -245,7 +249,10 @@ class TantivyIndex:
                 self._acl_queries.popitem(last=False)
         return query
 
-    def _visibility(self, visibility: Visibility) -> Query:
+    def _visibility(self, visibility: Visibility, *, cached: bool = True) -> Query:
+        """The visibility clause; ``cached=False`` for a one-off filter that should not push
+        users' filters out of the cache of compiled ones."""
+        acl_query = self._acl_query if cached else partial(compile_acl, self.schema)
         options = []
         if visibility.shared:
             options.append(Query.term_set_query(self.schema, "source", sorted(visibility.shared)))
@@ -257,7 +264,7 @@ class TantivyIndex:
                             Occur.Must,
                             Query.term_set_query(self.schema, "source", sorted(visibility.secured)),
                         ),
-                        (Occur.Must, self._acl_query(visibility.acl)),
+                        (Occur.Must, acl_query(visibility.acl)),
                     ]
                 )
             )
@@ -278,7 +285,10 @@ class TantivyIndex:
                 visible = decided[first : first + limit]
                 hits = [self._hit(searcher.doc(a), s) for s, a in visible]
                 return IndexResult(total=len(decided), hits=hits, facets=[])
-        scope = self._scope(request)
+        restricted = None
+        if columns is not None or request.facets:
+            restricted = self._restricted_visibility(searcher, request)
+        scope = self._scope(request, restricted)
         query = _all(scope, *(q for _, q in filters))
         if columns is None:
             ranked = query if relevancy else Query.const_score_query(query, 0.0)
@@ -301,6 +311,45 @@ class TantivyIndex:
     ) -> list[tuple[Any, tantivy.DocAddress]] | None:
         """Every visible match in rank order, decided match by match (see ``_candidates``);
         None when the permission filter should run instead."""
+        found = self._candidates(searcher, request, filters, relevancy)
+        if found is None:
+            return None
+        check, hits = found
+        visibility = request.visibility
+        assert visibility is not None
+        keep = check.visible(searcher, [a for _, a in hits], visibility.shared, visibility.secured)
+        if keep is None:
+            return None
+        return list(itertools.compress(hits, keep.tolist()))
+
+    def _restricted_visibility(
+        self, searcher: tantivy.Searcher, request: IndexSearch
+    ) -> Query | None:
+        """For a search with facets or a field sort: the visibility clause with the permission
+        filter cut down to the tokens the query's matches hold (``acl.restrict``). On those
+        matches, and on any subset of them (a facet without its own selection), it decides
+        as the whole filter, over a fraction of its terms. None: use the whole filter."""
+        found = self._candidates(searcher, request, [], relevancy=False)
+        if found is None:
+            return None
+        _, hits = found
+        present = present_tokens(searcher, [a for _, a in hits])
+        if present is None:
+            return None
+        visibility = request.visibility
+        assert visibility is not None
+        restricted = replace(visibility, acl=acl.restrict(visibility.acl, present))
+        return self._visibility(restricted, cached=False)
+
+    def _candidates(
+        self,
+        searcher: tantivy.Searcher,
+        request: IndexSearch,
+        filters: list[tuple[str, Query]],
+        relevancy: bool,
+    ) -> tuple[CandidateCheck, list[tuple[Any, tantivy.DocAddress]]] | None:
+        """Every match of the request without its permission filter, in rank order, when
+        the query is selective enough for that to be cheaper than the filter; else None."""
         visibility = request.visibility
         if (
             visibility is None
@@ -323,10 +372,7 @@ class TantivyIndex:
         hits = searcher.search(ranked, wanted + 1, count=False).hits
         if len(hits) > wanted:
             return None  # the words go together more often than their frequencies said
-        keep = check.visible(searcher, [a for _, a in hits], visibility.shared, visibility.secured)
-        if keep is None:
-            return None
-        return list(itertools.compress(hits, keep.tolist()))
+        return check, hits
 
     def _check(self, expr: Expr) -> CandidateCheck | None:
         """The filter's candidate check (kept per filter, as compiled filters are)."""
