@@ -286,11 +286,17 @@ def test_processes_apply_every_operation_once_even_when_one_dies(open_store: Any
         context.Process(target=run_worker, args=(main.db.url, options, n, 2 if n == 0 else 0))
         for n in range(3)
     ]
-    for process in processes:
+    # The first runs alone until it dies holding claims (started together, the others could
+    # drain the queue before it reached its third round); the other two then share the rest,
+    # the dead one's claims included once their lease lapses.
+    processes[0].start()
+    processes[0].join(120)
+    for process in processes[1:]:
         process.start()
-    for process in processes:
+    for process in processes[1:]:
         process.join(120)
-    assert [p.exitcode for p in processes] == [3, 0, 0]  # the first died holding claims
+    assert [p.exitcode for p in processes] == [3, 0, 0]
+    assert main.queue.depth() == 0
     _check_histories(main, _seed_ops() + ops, seeded + seqs_)
     logged = main.logs.query("acme", _all_logs())[0]
     assert len({e.request_id for e in logged}) == len(logged)  # one log entry per operation
