@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -207,3 +208,95 @@ async def test_status(api: Api) -> None:
     assert body["status"] == "IDLE"
     assert body["statistics"]["totalNumberOfEntities"] == 7
     assert body["statistics"]["numberOfProviders"] == 2
+
+
+async def test_members_listing_filters_by_state_and_update_date(api: Api) -> None:
+    await graph(api)
+    everyone = await api.http.get(
+        cache(api, f"/entities/{P}/members"), headers=api.auth(), params={"usePageModel": "true"}
+    )
+    assert everyone.status_code == 200, everyone.text
+    assert everyone.json() == await entities(api)  # the same listing under both paths
+
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP")}, method="DELETE")
+    api.drain()
+    disabled = await entities(api, states="DISABLED")
+    assert (names(disabled), disabled["totalEntries"]) == (["Mgmt"], 1)
+    up = await entities(api, states="UP_TO_DATE", perPage=2)
+    assert (names(up), up["totalEntries"], up["totalPages"]) == (["alice", "bob"], 6, 3)
+    both = await api.http.get(
+        cache(api, f"/entities/{P}/members"),
+        headers=api.auth(),
+        params=[("states", "DISABLED"), ("states", "up_to_date")],
+    )
+    assert both.json()["totalEntries"] == 7
+    assert (await entities(api, states="UP_TO_DATE,DISABLED"))["totalEntries"] == 7
+    assert (await entities(api, states="IN_ERROR"))["items"] == []
+
+    stamps = {item["name"]: item["lastUpdateDate"] for item in (await entities(api))["items"]}
+    since = stamps["Mgmt"]  # the last change
+    assert names(await entities(api, **{"from": str(since)})) == ["Mgmt"]
+    iso = datetime.fromtimestamp(since / 1000, UTC).isoformat()
+    assert names(await entities(api, **{"from": iso})) == ["Mgmt"]
+    earlier = await entities(api, to=str(since - 1))
+    assert "Mgmt" not in names(earlier) and "alice" in names(earlier)
+
+    for params in ({"states": "SLEEPING"}, {"from": "yesterday"}):
+        r = await api.http.get(cache(api, f"/entities/{P}"), headers=api.auth(), params=params)
+        assert (r.status_code, r.json()["errorCode"]) == (412, "INVALID_PARAMETER"), params
+
+
+async def test_one_entity(api: Api) -> None:
+    await graph(api)
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/entity"), headers=api.auth(), json={"name": "ALICE"}
+    )
+    assert r.status_code == 200, r.text
+    alice = r.json()
+    assert (alice["name"], alice["type"], alice["state"]) == ("alice", "User", "UP_TO_DATE")
+    assert (alice["provider"], alice["lastUpdateResult"]) == (P, "SUCCESS")
+    assert alice["infos"] == [{"key": "id", "value": "7"}]
+    assert alice == {i["name"]: i for i in (await entities(api))["items"]}["alice"]
+
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP")}, method="DELETE")
+    api.drain()
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/entity"),
+        headers=api.auth(),
+        json={"name": "eng", "provider": P, "type": "Group"},
+    )
+    assert (r.json()["name"], r.json()["state"]) == ("Eng", "DISABLED")
+    r = await api.http.post(
+        cache(api, f"/entities/{P}/entity"), headers=api.auth(), json={"name": "zed"}
+    )
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_IDENTITY_NOT_FOUND")
+
+
+async def test_refresh_calls_are_accepted_and_checked(api: Api) -> None:
+    await graph(api)
+    for path, body in (
+        ("/refresh", None),
+        (f"/{P}/refresh", None),
+        (f"/{P}/refresh/cancel", None),
+        ("/refresh/entity", {"name": "alice", "provider": P, "type": "User"}),
+    ):
+        r = await api.http.post(cache(api, path), headers=api.auth(), json=body)
+        assert (r.status_code, r.content) == (204, b""), (path, r.text)
+    assert names(await entities(api))[:2] == ["alice", "bob"]  # nothing changed
+
+    r = await api.http.post(cache(api, "/nope/refresh"), headers=api.auth())
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_PROVIDER_DOES_NOT_EXIST")
+    r = await api.http.post(cache(api, "/refresh/entity"), headers=api.auth(), json={"name": "a"})
+    assert r.status_code == 400
+    search_only = api.add_key("search", "s")
+    r = await api.http.post(cache(api, f"/{P}/refresh"), headers=api.auth(search_only))
+    assert (r.status_code, r.json()["errorCode"]) == (403, "ACCESS_DENIED")
+
+
+async def test_status_counts_states(api: Api) -> None:
+    await graph(api)
+    await put(api, "permissions", {"identity": ident("dave")}, method="DELETE")
+    api.drain()
+    r = await api.http.get(cache(api, "/status"), headers=api.auth())
+    counts = r.json()["statistics"]["numberOfEntitiesByState"]
+    assert (counts["UP_TO_DATE"], counts["DISABLED"], counts["IN_ERROR"]) == (6, 1, 0)

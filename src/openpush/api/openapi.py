@@ -130,6 +130,15 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", _SOURCES + "/securitycache/entities/{providerId}/members/children"): _object(
         ("name",), name=_STRING, provider=_STRING, type=_STRING
     ),
+    ("post", _SOURCES + "/securitycache/entities/{providerId}/members/aliases"): _object(
+        ("name",), name=_STRING, provider=_STRING, type=_STRING
+    ),
+    ("post", _SOURCES + "/securitycache/entities/{providerId}/entity"): _object(
+        ("name",), name=_STRING, provider=_STRING, type=_STRING
+    ),
+    ("post", _SOURCES + "/securitycache/refresh/entity"): _object(
+        ("name", "provider"), name=_STRING, provider=_STRING, type=_STRING
+    ),
     # a malformed requestedPrivilege is answered 200, OPERATION_FORBIDDEN_INVALID_PRIVILEGE_REQUEST
     ("post", "/rest/privilege/evaluate"): _object(
         (), organizationId=_STRING, requestedPrivilege={}

@@ -22,8 +22,10 @@ from openpush.domain.transfers import Batch, FileContainer, Stream
 from openpush.security.evaluate import IdentityKey
 
 __all__ = [
+    "ALL_IDENTITIES",
     "Catalog",
     "IdentityChange",
+    "IdentityFilter",
     "IdentityRecord",
     "IdentityStore",
     "ItemRecord",
@@ -75,6 +77,20 @@ class IdentityRecord:
     enabled: bool
     ordering_id: int
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityFilter:
+    """Which of a provider's identities a listing returns: all by default; ``enabled`` keeps
+    one state, ``updated_from`` / ``updated_to`` bound the last update (epoch seconds, both
+    inclusive)."""
+
+    enabled: bool | None = None
+    updated_from: float | None = None
+    updated_to: float | None = None
+
+
+ALL_IDENTITIES = IdentityFilter()
 
 
 @dataclass(slots=True)
@@ -228,8 +244,16 @@ class IdentityStore(Protocol):
         self, org_id: str, keys: Collection[IdentityKey]
     ) -> dict[IdentityKey, IdentityRecord]: ...
     def list_identities(
-        self, org_id: str, provider_id: str, page: int, per_page: int
-    ) -> tuple[list[IdentityRecord], int]: ...
+        self,
+        org_id: str,
+        provider_id: str,
+        page: int,
+        per_page: int,
+        only: IdentityFilter = ALL_IDENTITIES,
+    ) -> tuple[list[IdentityRecord], int]:
+        """One page of a provider's identities by name, and how many there are in all."""
+        ...
+
     def older_than(
         self, org_id: str, provider_id: str, ordering_id: int
     ) -> list[IdentityRecord]: ...

@@ -1,4 +1,4 @@
-"""The identity graph's one-step reads, shared by the SQLite and PostgreSQL graph readers.
+"""The identity graph's reads, shared by the SQLite and PostgreSQL identity stores.
 
 Each store answers one query, ``_related(keys, near, far, kinds)``: for each key on the
 ``near`` side (``child`` or ``parent``) of an edge whose kind is one of ``kinds``, the keys on
@@ -8,10 +8,12 @@ the ``far`` side. Every direction the expander and the security cache read is on
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from openpush.security.evaluate import IdentityKey
+from openpush.storage.base import IdentityFilter
 
-__all__ = ["EdgeReads", "Related", "kinds_sql"]
+__all__ = ["EdgeReads", "Related", "identity_listing", "kinds_sql"]
 
 Related = Mapping[IdentityKey, Collection[IdentityKey]]
 
@@ -21,6 +23,25 @@ _MEMBERS = ("member", "granted")
 def kinds_sql(kinds: tuple[str, ...]) -> str:
     """``IN ('a', 'b')`` for edge kinds, which are this module's constants, never input."""
     return "IN (" + ", ".join(f"'{kind}'" for kind in kinds) + ")"
+
+
+def identity_listing(
+    org_id: str, provider_id: str, only: IdentityFilter, mark: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause and arguments of a provider's identities under ``only``; ``mark`` is
+    the backend's placeholder (``?`` or ``%s``)."""
+    where = [f"org_id = {mark}", f"provider = {mark}"]
+    args: list[Any] = [org_id, provider_id.casefold()]
+    if only.enabled is not None:
+        where.append(f"enabled = {mark}")
+        args.append(only.enabled)
+    if only.updated_from is not None:
+        where.append(f"updated_at >= {mark}")
+        args.append(only.updated_from)
+    if only.updated_to is not None:
+        where.append(f"updated_at <= {mark}")
+        args.append(only.updated_to)
+    return " AND ".join(where), tuple(args)
 
 
 class EdgeReads:

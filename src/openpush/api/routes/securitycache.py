@@ -5,8 +5,14 @@ VIEW`` (on the provider for the entity calls). openpush applies identity pushes 
 the pipeline round that takes them, so there is no separate cache to refresh: these calls read
 the graph searches expand through.
 
-- ``GET /entities/{providerId}?page=&perPage=`` (or ``pageSize``): the provider's identities,
-  each with its state (``UP_TO_DATE`` or ``DISABLED``), ``orderingID`` and ``lastUpdateDate``.
+- ``GET /entities/{providerId}?page=&perPage=`` (or ``pageSize``), and the same listing at
+  ``GET /entities/{providerId}/members``: the provider's identities by name, each with its
+  state (``UP_TO_DATE`` or ``DISABLED``), ``orderingID`` and ``lastUpdateDate``. ``states``
+  (repeated or comma-separated) keeps those states; ``from`` / ``to`` (ISO 8601 date-times,
+  or epoch milliseconds) bound the last update, inclusive. ``usePageModel`` is accepted and
+  changes nothing, as on the Platform.
+- ``POST /entities/{providerId}/entity`` with the identity ``{name, provider?, type?}``: that
+  identity as the listings show it.
 - ``POST /entities/{providerId}/members/parents`` and ``…/children`` with the identity
   ``{name, provider?, type?, infos?}`` (provider defaults to ``providerId``) and
   ``?recursive=false&page=&pageSize=``: the identities it is a child of (groups listing it as a
@@ -19,15 +25,20 @@ the graph searches expand through.
   differ from what a search expands to; ``…/documents/access`` explains the latter.
   An identity the graph knows nothing about (no record, no relationship) is 404
   ``SECURITY_IDENTITY_NOT_FOUND``.
-- ``GET /status``: ``IDLE``, with entity counts.
+- ``GET /status``: ``IDLE``, with entity counts by state.
+- ``POST /refresh``, ``POST /{providerId}/refresh``, ``POST /{providerId}/refresh/cancel`` and
+  ``POST /refresh/entity`` (body: an identity with its ``provider``): 204 and nothing to do,
+  since the graph is never behind the pushes the pipeline has applied. They need
+  ``SECURITY_PROVIDER/EDIT``; an unknown provider is 404 as everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from openpush.api.auth import Caller, caller_for_org, runtime_of
 from openpush.api.body import read_json_object
@@ -37,10 +48,15 @@ from openpush.api.wire import MAX_PAGE, page_model, parse_bool
 from openpush.domain.identities import SecurityProvider
 from openpush.domain.organizations import Privilege
 from openpush.domain.permissions import IdentityType, parse_identity_type
-from openpush.errors import InvalidItemError, InvalidJsonError, ResourceNotFoundError
+from openpush.errors import (
+    InvalidItemError,
+    InvalidJsonError,
+    InvalidParameterError,
+    ResourceNotFoundError,
+)
 from openpush.runtime import Runtime
 from openpush.security.evaluate import IdentityKey, identity_key
-from openpush.storage.base import IdentityRecord
+from openpush.storage.base import IdentityFilter, IdentityRecord
 
 __all__ = ["IdentityNotFoundError", "router"]
 
@@ -58,6 +74,11 @@ _WIRE_TYPES = {
     IdentityType.UNKNOWN: "Unknown",
 }
 
+# The Platform's identity states; the graph holds identities in the first two only.
+_STATES = ("UP_TO_DATE", "DISABLED", "UNKNOWN", "NOT_UPDATED", "OUT_OF_DATE", "IN_ERROR")
+
+_States = Annotated[list[str] | None, Query()]  # repeated (states=A&states=B) or "A,B"
+
 Related = Callable[[Collection[IdentityKey]], Mapping[IdentityKey, Collection[IdentityKey]]]
 
 
@@ -65,10 +86,12 @@ class IdentityNotFoundError(ResourceNotFoundError):
     error_code = "SECURITY_IDENTITY_NOT_FOUND"
 
 
-def _view(request: Request, organizationId: str, provider_id: str = "*") -> tuple[Runtime, Caller]:
+def _view(
+    request: Request, organizationId: str, provider_id: str = "*", access: str = "VIEW"
+) -> tuple[Runtime, Caller]:
     runtime = runtime_of(request)
     caller = caller_for_org(request, organizationId)
-    caller.require(Privilege("PLATFORM", "SECURITY_PROVIDER", "VIEW", provider_id))
+    caller.require(Privilege("PLATFORM", "SECURITY_PROVIDER", access, provider_id))
     return runtime, caller
 
 
@@ -96,6 +119,7 @@ def _entity(
             "state": "UNKNOWN",
             "orderingID": None,
             "lastUpdateDate": None,
+            "lastUpdateResult": "NONE",
             "infos": [],
         }
     return {
@@ -105,12 +129,71 @@ def _entity(
         "state": "UP_TO_DATE" if record.enabled else "DISABLED",
         "orderingID": record.ordering_id,
         "lastUpdateDate": int(record.updated_at * 1000),
+        "lastUpdateResult": "SUCCESS",
         "infos": [{"key": k, "value": v} for k, v in record.ref.additional_info],
     }
 
 
 def _provider_ids(runtime: Runtime, org_id: str) -> dict[str, str]:
     return {p.key: p.id for p in runtime.store.identities.list_providers(org_id)}
+
+
+def _instant(name: str, value: str | None) -> float | None:
+    """Epoch seconds of a ``from`` / ``to`` parameter: an ISO 8601 date-time (UTC unless it
+    says otherwise) or epoch milliseconds."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text) / 1000
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameterError(
+            f"{name} must be an ISO 8601 date-time or epoch milliseconds, got {value!r}"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _listing_filter(
+    states: list[str] | None, from_: str | None, to: str | None
+) -> IdentityFilter | None:
+    """The filter of an identity listing; None when the states asked for hold nobody."""
+    wanted = {s.strip().upper() for value in states or () for s in value.split(",") if s.strip()}
+    if unknown := sorted(wanted - set(_STATES)):
+        raise InvalidParameterError(
+            f"unknown identity state {unknown[0]!r}; states are {', '.join(_STATES)}"
+        )
+    held = wanted & {"UP_TO_DATE", "DISABLED"} if wanted else {"UP_TO_DATE", "DISABLED"}
+    if not held:
+        return None
+    enabled = None if len(held) == 2 else "UP_TO_DATE" in held
+    return IdentityFilter(enabled, _instant("from", from_), _instant("to", to))
+
+
+async def _list_entities(
+    request: Request,
+    organization_id: str,
+    provider_id: str,
+    page: int,
+    per_page: int | None,
+    page_size: int | None,
+    states: list[str] | None,
+    from_: str | None,
+    to: str | None,
+) -> JsonResponse:
+    runtime, caller = _view(request, organization_id, provider_id)
+    provider = _provider(runtime, caller.org_id, provider_id)
+    number, size = _paging(page, per_page, page_size)
+    only = _listing_filter(states, from_, to)
+    if only is None:
+        return JsonResponse(page_model([], number, size, 0))
+    records, total = runtime.store.identities.list_identities(
+        caller.org_id, provider.id, number, size, only
+    )
+    ids = _provider_ids(runtime, caller.org_id)
+    items = [_entity(record.key, record, ids) for record in records]
+    return JsonResponse(page_model(items, number, size, total))
 
 
 @router.get("/entities/{providerId}", summary="List a provider's identities")
@@ -121,16 +204,32 @@ async def list_entities(
     page: int = Query(0, ge=0, le=MAX_PAGE),
     perPage: int | None = None,
     pageSize: int | None = None,
+    states: _States = None,
+    from_: str | None = Query(None, alias="from"),
+    to: str | None = None,
+    usePageModel: str | None = None,
 ) -> JsonResponse:
-    runtime, caller = _view(request, organizationId, providerId)
-    provider = _provider(runtime, caller.org_id, providerId)
-    number, size = _paging(page, perPage, pageSize)
-    records, total = runtime.store.identities.list_identities(
-        caller.org_id, provider.id, number, size
+    return await _list_entities(
+        request, organizationId, providerId, page, perPage, pageSize, states, from_, to
     )
-    ids = _provider_ids(runtime, caller.org_id)
-    items = [_entity(record.key, record, ids) for record in records]
-    return JsonResponse(page_model(items, number, size, total))
+
+
+@router.get("/entities/{providerId}/members", summary="List a provider's identities")
+async def list_members(
+    request: Request,
+    organizationId: str,
+    providerId: str,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    perPage: int | None = None,
+    pageSize: int | None = None,
+    states: _States = None,
+    from_: str | None = Query(None, alias="from"),
+    to: str | None = None,
+    usePageModel: str | None = None,
+) -> JsonResponse:
+    return await _list_entities(
+        request, organizationId, providerId, page, perPage, pageSize, states, from_, to
+    )
 
 
 def _body_identity(
@@ -170,6 +269,17 @@ def _steps(graph: Any) -> dict[str, Related]:
     return {"parents": graph.parents, "children": graph.children, "aliases": graph.aliases}
 
 
+def _known(runtime: Runtime, org_id: str, key: IdentityKey, graph: Any) -> IdentityRecord | None:
+    """The identity's record (None: known only through a relationship); 404 when the graph
+    knows nothing of it."""
+    record = runtime.store.identities.get_identities(org_id, [key]).get(key)
+    if record is None and not any(step([key]) for step in _steps(graph).values()):
+        raise IdentityNotFoundError(
+            f"the security cache holds no identity {key.name!r} in provider {key.provider!r}"
+        )
+    return record
+
+
 async def _members(
     request: Request,
     organizationId: str,
@@ -188,11 +298,7 @@ async def _members(
     number, size = _paging(page, per_page, page_size)
     identities = runtime.store.identities
     graph = identities.graph(caller.org_id)
-    known = identities.get_identities(caller.org_id, [key])
-    if key not in known and not any(step([key]) for step in _steps(graph).values()):
-        raise IdentityNotFoundError(
-            f"the security cache holds no identity {key.name!r} in provider {key.provider!r}"
-        )
+    _known(runtime, caller.org_id, key, graph)
     step: Related = _steps(graph)[direction]
     related = _related(key, step, deep)
     chunk = related[number * size : (number + 1) * size]
@@ -251,12 +357,62 @@ async def aliases(
     )
 
 
+@router.post("/entities/{providerId}/entity", summary="One identity of a provider")
+async def entity(request: Request, organizationId: str, providerId: str) -> JsonResponse:
+    runtime, caller = _view(request, organizationId, providerId)
+    provider = _provider(runtime, caller.org_id, providerId)
+    key = _body_identity(await read_json_object(request, _BODY_LIMIT), provider, runtime)
+    record = _known(runtime, caller.org_id, key, runtime.store.identities.graph(caller.org_id))
+    return JsonResponse(_entity(key, record, _provider_ids(runtime, caller.org_id)))
+
+
+@router.post("/refresh", status_code=204, summary="Refresh the security cache (nothing to do)")
+async def refresh_all(request: Request, organizationId: str) -> Response:
+    _view(request, organizationId, access="EDIT")
+    return Response(status_code=204)
+
+
+@router.post("/refresh/entity", status_code=204, summary="Refresh one identity (nothing to do)")
+async def refresh_entity(request: Request, organizationId: str) -> Response:
+    runtime, caller = _view(request, organizationId, access="EDIT")
+    body = await read_json_object(request, _BODY_LIMIT)
+    named = {str(k).casefold(): v for k, v in body.items()}.get("provider")
+    if not isinstance(named, str) or not named:
+        raise InvalidJsonError("the body needs the identity's 'provider'")
+    _body_identity(body, _provider(runtime, caller.org_id, named), runtime)
+    return Response(status_code=204)
+
+
+@router.post("/{providerId}/refresh", status_code=204, summary="Refresh a provider (nothing to do)")
+async def refresh_provider(request: Request, organizationId: str, providerId: str) -> Response:
+    runtime, caller = _view(request, organizationId, providerId, access="EDIT")
+    _provider(runtime, caller.org_id, providerId)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{providerId}/refresh/cancel",
+    status_code=204,
+    summary="Cancel a provider's refresh (none ever runs)",
+)
+async def cancel_refresh(request: Request, organizationId: str, providerId: str) -> Response:
+    runtime, caller = _view(request, organizationId, providerId, access="EDIT")
+    _provider(runtime, caller.org_id, providerId)
+    return Response(status_code=204)
+
+
 @router.get("/status", summary="The security cache's status")
 async def status(request: Request, organizationId: str) -> JsonResponse:
     runtime, caller = _view(request, organizationId)
     identities = runtime.store.identities
     providers = identities.list_providers(caller.org_id)
-    total = sum(identities.list_identities(caller.org_id, p.id, 0, 1)[1] for p in providers)
+    by_state = dict.fromkeys(_STATES, 0)
+    for state, enabled in (("UP_TO_DATE", True), ("DISABLED", False)):
+        only = IdentityFilter(enabled=enabled)
+        by_state[state] = sum(
+            identities.list_identities(caller.org_id, p.id, 0, 1, only)[1] for p in providers
+        )
+    total = sum(by_state.values())
     return JsonResponse(
         {
             "status": "IDLE",
@@ -269,6 +425,7 @@ async def status(request: Request, organizationId: str) -> JsonResponse:
                 "numberOfProviders": len(providers),
                 "totalNumberOfEntities": total,
                 "numberOfEntitiesInError": 0,
+                "numberOfEntitiesByState": by_state,
             },
         }
     )

@@ -14,8 +14,13 @@ from psycopg.rows import tuple_row
 
 from openpush.domain.identities import EMAIL_PROVIDER_ID, IdentityRef, SecurityProvider
 from openpush.security.evaluate import IdentityKey
-from openpush.storage.base import IdentityChange, IdentityRecord
-from openpush.storage.edges import EdgeReads, kinds_sql
+from openpush.storage.base import (
+    ALL_IDENTITIES,
+    IdentityChange,
+    IdentityFilter,
+    IdentityRecord,
+)
+from openpush.storage.edges import EdgeReads, identity_listing, kinds_sql
 from openpush.storage.postgres.database import Connection, PostgresDatabase, nul_free
 
 __all__ = ["PostgresIdentities", "PostgresIdentityGraph", "bump_version", "write_identity_changes"]
@@ -290,19 +295,21 @@ class PostgresIdentities:
         return {IdentityKey(r["provider"], r["name_key"]): _record(r) for r in rows}
 
     def list_identities(
-        self, org_id: str, provider_id: str, page: int, per_page: int
+        self,
+        org_id: str,
+        provider_id: str,
+        page: int,
+        per_page: int,
+        only: IdentityFilter = ALL_IDENTITIES,
     ) -> tuple[list[IdentityRecord], int]:
-        key = provider_id.casefold()
+        where, args = identity_listing(org_id, provider_id, only, "%s")
 
         def select(conn: Connection) -> tuple[list[IdentityRecord], int]:
-            total = conn.execute(
-                "SELECT count(*) AS n FROM identities WHERE org_id = %s AND provider = %s",
-                (org_id, key),
-            ).fetchone()
+            count = f"SELECT count(*) AS n FROM identities WHERE {where}"  # noqa: S608
+            total = conn.execute(count, args).fetchone()
             rows = conn.execute(
-                "SELECT * FROM identities WHERE org_id = %s AND provider = %s"
-                " ORDER BY name_key LIMIT %s OFFSET %s",
-                (org_id, key, per_page, page * per_page),
+                f"SELECT * FROM identities WHERE {where} ORDER BY name_key LIMIT %s OFFSET %s",  # noqa: S608
+                (*args, per_page, page * per_page),
             ).fetchall()
             return [_record(r) for r in rows], int(total["n"]) if total else 0
 

@@ -14,8 +14,13 @@ from openpush.domain.identities import (
 )
 from openpush.domain.operations import ordering_key
 from openpush.security.evaluate import IdentityKey
-from openpush.storage.base import IdentityChange, IdentityRecord
-from openpush.storage.edges import EdgeReads, kinds_sql
+from openpush.storage.base import (
+    ALL_IDENTITIES,
+    IdentityChange,
+    IdentityFilter,
+    IdentityRecord,
+)
+from openpush.storage.edges import EdgeReads, identity_listing, kinds_sql
 from openpush.storage.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteIdentities", "SqliteIdentityGraph", "write_identity_changes"]
@@ -289,20 +294,23 @@ class SqliteIdentities:
         return {IdentityKey(r["provider"], r["name_key"]): _record(r) for r in rows}
 
     def list_identities(
-        self, org_id: str, provider_id: str, page: int, per_page: int
+        self,
+        org_id: str,
+        provider_id: str,
+        page: int,
+        per_page: int,
+        only: IdentityFilter = ALL_IDENTITIES,
     ) -> tuple[list[IdentityRecord], int]:
-        key = provider_id.casefold()
+        where, args = identity_listing(org_id, provider_id, only, "?")
 
         def select(conn: sqlite3.Connection) -> tuple[list[IdentityRecord], int]:
-            total = conn.execute(
-                "SELECT count(*) FROM identities WHERE org_id = ? AND provider = ?", (org_id, key)
-            ).fetchone()[0]
+            count = f"SELECT count(*) FROM identities WHERE {where}"  # noqa: S608
+            total = conn.execute(count, args).fetchone()
             rows = conn.execute(
-                "SELECT * FROM identities WHERE org_id = ? AND provider = ? ORDER BY name_key"
-                " LIMIT ? OFFSET ?",
-                (org_id, key, per_page, page * per_page),
+                f"SELECT * FROM identities WHERE {where} ORDER BY name_key LIMIT ? OFFSET ?",  # noqa: S608
+                (*args, per_page, page * per_page),
             ).fetchall()
-            return [_record(r) for r in rows], int(total)
+            return [_record(r) for r in rows], int(total[0])
 
         return self._db.read(select)
 
