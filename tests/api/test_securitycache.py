@@ -300,3 +300,62 @@ async def test_status_counts_states(api: Api) -> None:
     r = await api.http.get(cache(api, "/status"), headers=api.auth())
     counts = r.json()["statistics"]["numberOfEntitiesByState"]
     assert (counts["UP_TO_DATE"], counts["DISABLED"], counts["IN_ERROR"]) == (6, 1, 0)
+
+
+async def find(api: Api, body: dict[str, Any], **params: Any) -> dict[str, Any]:
+    r = await api.http.post(
+        cache(api, "/entities/list"), headers=api.auth(), json=body, params=params
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def test_find_identities_by_provider_type_and_name(api: Api) -> None:
+    await graph(api)
+    r = await api.http.post(
+        f"/rest/organizations/{api.org}/securityproviders",
+        headers=api.auth(),
+        json={"id": "Crm", "type": "EXPANDED"},
+    )
+    assert r.status_code == 201, r.text
+    r = await api.http.put(
+        f"/push/v1/organizations/{api.org}/providers/Crm/permissions",
+        headers=api.auth(),
+        json={"identity": ident("Malice")},
+    )
+    assert r.status_code == 202, r.text
+    await put(api, "permissions", {"identity": ident("Eng_Ops", "GROUP")})
+    api.drain()
+    r = await api.http.get(cache(api, "/entities/list/is_supported"), headers=api.auth())
+    assert (r.status_code, r.json()) == (200, True)
+
+    groups = await find(api, {"providerIds": [P], "identityTypes": ["GROUP"]})
+    assert names(groups) == ["Eng", "Eng_Ops", "Everyone", "Mgmt"]
+    assert names(await find(api, {"providerIds": [P], "filterTerm": "eNG"})) == ["Eng", "Eng_Ops"]
+    # LIKE wildcards in the term are literal
+    assert names(await find(api, {"providerIds": [P], "filterTerm": "eng_"})) == ["Eng_Ops"]
+    assert names(await find(api, {"filterTerm": "%"})) == []
+    anywhere = await find(api, {"filterTerm": "LIC", "filteringMode": "SUBSTRING"})
+    assert [(i["name"], i["provider"]) for i in anywhere["items"]] == [
+        ("Malice", "Crm"),  # every provider when none is named, by provider
+        ("alice", P),
+    ]
+    users = await find(api, {"providerIds": [P], "identityTypes": ["User", "virtual_group"],
+                             "filterTerm": None}, perPage=2, page=1)  # fmt: skip
+    assert (names(users), users["totalEntries"], users["totalPages"]) == (["carol", "dave"], 4, 2)
+
+    for body in (
+        {"providerIds": "PushProvider"},
+        {"identityTypes": ["ROBOT"]},
+        {"filteringMode": "REGEX"},
+        {"filterTerm": 7},
+    ):
+        r = await api.http.post(cache(api, "/entities/list"), headers=api.auth(), json=body)
+        assert (r.status_code, r.json()["errorCode"]) == (400, "INVALID_JSON"), body
+    r = await api.http.post(
+        cache(api, "/entities/list"), headers=api.auth(), json={"providerIds": ["nope"]}
+    )
+    assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_PROVIDER_DOES_NOT_EXIST")
+    search_only = api.add_key("search", "s")
+    r = await api.http.post(cache(api, "/entities/list"), headers=api.auth(search_only), json={})
+    assert r.status_code == 403

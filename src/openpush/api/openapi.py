@@ -136,6 +136,14 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", _SOURCES + "/securitycache/entities/{providerId}/entity"): _object(
         ("name",), name=_STRING, provider=_STRING, type=_STRING
     ),
+    # null counts as absent; extractPreciseTotalCount is accepted and ignored (always precise)
+    ("post", _SOURCES + "/securitycache/entities/list"): _object(
+        (),
+        providerIds={"type": ["array", "null"], "items": _STRING},
+        identityTypes={"type": ["array", "null"], "items": _STRING},
+        filterTerm={"type": ["string", "null"]},
+        filteringMode={"type": ["string", "null"]},
+    ),
     ("post", _SOURCES + "/securitycache/refresh/entity"): _object(
         ("name", "provider"), name=_STRING, provider=_STRING, type=_STRING
     ),

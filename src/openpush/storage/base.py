@@ -81,13 +81,17 @@ class IdentityRecord:
 
 @dataclass(frozen=True, slots=True)
 class IdentityFilter:
-    """Which of a provider's identities a listing returns: all by default; ``enabled`` keeps
-    one state, ``updated_from`` / ``updated_to`` bound the last update (epoch seconds, both
-    inclusive)."""
+    """Which identities a listing returns: all by default; ``enabled`` keeps one state,
+    ``updated_from`` / ``updated_to`` bound the last update (epoch seconds, both inclusive),
+    ``types`` keeps those types (as pushed; empty: any), ``name`` keeps the names that start
+    with it (``name_anywhere``: that contain it), ignoring case."""
 
     enabled: bool | None = None
     updated_from: float | None = None
     updated_to: float | None = None
+    types: frozenset[str] = frozenset()
+    name: str = ""
+    name_anywhere: bool = False
 
 
 ALL_IDENTITIES = IdentityFilter()
@@ -246,12 +250,13 @@ class IdentityStore(Protocol):
     def list_identities(
         self,
         org_id: str,
-        provider_id: str,
+        provider_id: str | Collection[str],
         page: int,
         per_page: int,
         only: IdentityFilter = ALL_IDENTITIES,
     ) -> tuple[list[IdentityRecord], int]:
-        """One page of a provider's identities by name, and how many there are in all."""
+        """One page of the identities of a provider (or of several) by provider and name, and
+        how many there are in all."""
         ...
 
     def older_than(

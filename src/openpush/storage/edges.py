@@ -8,12 +8,13 @@ the ``far`` side. Every direction the expander and the security cache read is on
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from openpush.security.evaluate import IdentityKey
 from openpush.storage.base import IdentityFilter
 
-__all__ = ["EdgeReads", "Related", "identity_listing", "kinds_sql"]
+__all__ = ["Dialect", "EdgeReads", "Related", "identity_listing", "kinds_sql"]
 
 Related = Mapping[IdentityKey, Collection[IdentityKey]]
 
@@ -26,12 +27,13 @@ def kinds_sql(kinds: tuple[str, ...]) -> str:
 
 
 def identity_listing(
-    org_id: str, provider_id: str, only: IdentityFilter, mark: str
+    org_id: str, providers: str | Collection[str], only: IdentityFilter, dialect: Dialect
 ) -> tuple[str, tuple[Any, ...]]:
-    """The WHERE clause and arguments of a provider's identities under ``only``; ``mark`` is
-    the backend's placeholder (``?`` or ``%s``)."""
-    where = [f"org_id = {mark}", f"provider = {mark}"]
-    args: list[Any] = [org_id, provider_id.casefold()]
+    """The WHERE clause and arguments of the identities of ``providers`` under ``only``."""
+    mark = dialect.mark
+    wanted = [providers] if isinstance(providers, str) else list(providers)
+    where = [f"org_id = {mark}", f"provider IN ({', '.join([mark] * len(wanted))})"]
+    args: list[Any] = [org_id, *(p.casefold() for p in wanted)]
     if only.enabled is not None:
         where.append(f"enabled = {mark}")
         args.append(only.enabled)
@@ -41,7 +43,26 @@ def identity_listing(
     if only.updated_to is not None:
         where.append(f"updated_at <= {mark}")
         args.append(only.updated_to)
+    if only.types:
+        where.append(f"{dialect.ref_type} IN ({', '.join([mark] * len(only.types))})")
+        args.extend(sorted(only.types))
+    if only.name:
+        escaped = only.name.casefold().translate(_LIKE_ESCAPES)
+        where.append(f"{dialect.lower}(name_key) LIKE {mark} ESCAPE '\\'")
+        args.append(f"%{escaped}%" if only.name_anywhere else f"{escaped}%")
     return " AND ".join(where), tuple(args)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What an identity listing writes differently per backend."""
+
+    mark: str  # the placeholder
+    ref_type: str  # the identity type inside the ``ref`` JSON column
+    lower: str  # a lower-casing function
+
+
+_LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 
 
 class EdgeReads:

@@ -11,6 +11,10 @@ the graph searches expand through.
   (repeated or comma-separated) keeps those states; ``from`` / ``to`` (ISO 8601 date-times,
   or epoch milliseconds) bound the last update, inclusive. ``usePageModel`` is accepted and
   changes nothing, as on the Platform.
+- ``POST /entities/list?page=&perPage=`` with ``{providerIds?, identityTypes?, filterTerm?,
+  filteringMode?}``: the identities of those providers (all when none is named) of those
+  types, whose names start with ``filterTerm`` (``filteringMode: SUBSTRING``: contain it),
+  ignoring case; ``GET /entities/list/is_supported`` answers ``true``.
 - ``POST /entities/{providerId}/entity`` with the identity ``{name, provider?, type?}``: that
   identity as the listings show it.
 - ``POST /entities/{providerId}/members/parents`` and ``…/children`` with the identity
@@ -194,6 +198,69 @@ async def _list_entities(
     ids = _provider_ids(runtime, caller.org_id)
     items = [_entity(record.key, record, ids) for record in records]
     return JsonResponse(page_model(items, number, size, total))
+
+
+@router.get(
+    "/entities/list/is_supported",
+    summary="Whether identities can be filtered",
+    responses={200: {"content": {"application/json": {"schema": {"type": "boolean"}}}}},
+)
+async def list_supported(request: Request, organizationId: str) -> JsonResponse:
+    _view(request, organizationId)
+    return JsonResponse(True)
+
+
+@router.post("/entities/list", summary="Find identities by provider, type and name")
+async def find_entities(
+    request: Request,
+    organizationId: str,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    perPage: int | None = None,
+    pageSize: int | None = None,
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    fields = {
+        str(k).casefold(): v
+        for k, v in (await read_json_object(request, _BODY_LIMIT)).items()
+        if v is not None
+    }
+    named = fields.get("providerids", [])
+    if not isinstance(named, list) or not all(isinstance(p, str) for p in named):
+        raise InvalidJsonError("'providerIds' must be an array of strings")
+    for provider_id in named or ["*"]:
+        caller.require(Privilege("PLATFORM", "SECURITY_PROVIDER", "VIEW", provider_id))
+    providers = [_provider(runtime, caller.org_id, p).id for p in dict.fromkeys(named)] or [
+        p.id for p in runtime.store.identities.list_providers(caller.org_id)
+    ]
+    number, size = _paging(page, perPage, pageSize)
+    only = _find_filter(fields)
+    records, total = runtime.store.identities.list_identities(
+        caller.org_id, providers, number, size, only
+    )
+    ids = _provider_ids(runtime, caller.org_id)
+    items = [_entity(record.key, record, ids) for record in records]
+    return JsonResponse(page_model(items, number, size, total))
+
+
+def _find_filter(fields: Mapping[str, Any]) -> IdentityFilter:
+    """The filter of an ``IdentitiesFilterModel`` (keys case-folded, nulls dropped)."""
+    types = fields.get("identitytypes", [])
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise InvalidJsonError("'identityTypes' must be an array of strings")
+    try:
+        wanted = frozenset(
+            parse_identity_type(t, path=f"identityTypes[{i}]").value for i, t in enumerate(types)
+        )
+    except InvalidItemError as exc:
+        raise InvalidJsonError(exc.message) from None
+    term = fields.get("filterterm", "")
+    mode = fields.get("filteringmode", "PREFIX")
+    if not isinstance(term, str):
+        raise InvalidJsonError("'filterTerm' must be a string")
+    if not isinstance(mode, str) or mode.upper() not in {"PREFIX", "SUBSTRING"}:
+        raise InvalidJsonError("'filteringMode' must be PREFIX or SUBSTRING")
+    return IdentityFilter(types=wanted, name=term, name_anywhere=mode.upper() == "SUBSTRING")
 
 
 @router.get("/entities/{providerId}", summary="List a provider's identities")

@@ -20,7 +20,7 @@ from openpush.storage.base import (
     IdentityFilter,
     IdentityRecord,
 )
-from openpush.storage.edges import EdgeReads, identity_listing, kinds_sql
+from openpush.storage.edges import Dialect, EdgeReads, identity_listing, kinds_sql
 from openpush.storage.postgres.database import Connection, PostgresDatabase, nul_free
 
 __all__ = ["PostgresIdentities", "PostgresIdentityGraph", "bump_version", "write_identity_changes"]
@@ -46,6 +46,9 @@ _NEIGHBOURS_SQL = f"WITH k AS (SELECT * FROM {_KEYS_SQL}) " + " UNION ALL ".join
 # Shared key objects: an expansion turns thousands of rows into keys (see the SQLite store).
 _KEYS: dict[tuple[str, str], IdentityKey] = {}
 _KEYS_MAX = 200_000
+
+
+_DIALECT = Dialect("%s", "(ref::jsonb ->> 'type')", "lower")
 
 
 def _key(provider: str, name: str) -> IdentityKey:
@@ -297,18 +300,19 @@ class PostgresIdentities:
     def list_identities(
         self,
         org_id: str,
-        provider_id: str,
+        provider_id: str | Collection[str],
         page: int,
         per_page: int,
         only: IdentityFilter = ALL_IDENTITIES,
     ) -> tuple[list[IdentityRecord], int]:
-        where, args = identity_listing(org_id, provider_id, only, "%s")
+        where, args = identity_listing(org_id, provider_id, only, _DIALECT)
 
         def select(conn: Connection) -> tuple[list[IdentityRecord], int]:
             count = f"SELECT count(*) AS n FROM identities WHERE {where}"  # noqa: S608
             total = conn.execute(count, args).fetchone()
+            query = f"SELECT * FROM identities WHERE {where}"  # noqa: S608
             rows = conn.execute(
-                f"SELECT * FROM identities WHERE {where} ORDER BY name_key LIMIT %s OFFSET %s",  # noqa: S608
+                query + " ORDER BY provider, name_key LIMIT %s OFFSET %s",
                 (*args, per_page, page * per_page),
             ).fetchall()
             return [_record(r) for r in rows], int(total["n"]) if total else 0

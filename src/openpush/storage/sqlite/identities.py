@@ -20,7 +20,7 @@ from openpush.storage.base import (
     IdentityFilter,
     IdentityRecord,
 )
-from openpush.storage.edges import EdgeReads, identity_listing, kinds_sql
+from openpush.storage.edges import Dialect, EdgeReads, identity_listing, kinds_sql
 from openpush.storage.sqlite.database import SqliteDatabase
 
 __all__ = ["SqliteIdentities", "SqliteIdentityGraph", "write_identity_changes"]
@@ -38,6 +38,9 @@ _NEIGHBOUR_PARTS = (
 # frozen dataclass (slow to build, cheap to look up).
 _KEYS: dict[tuple[str, str], IdentityKey] = {}
 _KEYS_MAX = 200_000
+
+
+_DIALECT = Dialect("?", "json_extract(ref, '$.type')", "lower")
 
 
 def _key(provider: str, name: str) -> IdentityKey:
@@ -296,18 +299,19 @@ class SqliteIdentities:
     def list_identities(
         self,
         org_id: str,
-        provider_id: str,
+        provider_id: str | Collection[str],
         page: int,
         per_page: int,
         only: IdentityFilter = ALL_IDENTITIES,
     ) -> tuple[list[IdentityRecord], int]:
-        where, args = identity_listing(org_id, provider_id, only, "?")
+        where, args = identity_listing(org_id, provider_id, only, _DIALECT)
 
         def select(conn: sqlite3.Connection) -> tuple[list[IdentityRecord], int]:
             count = f"SELECT count(*) FROM identities WHERE {where}"  # noqa: S608
             total = conn.execute(count, args).fetchone()
+            query = f"SELECT * FROM identities WHERE {where}"  # noqa: S608
             rows = conn.execute(
-                f"SELECT * FROM identities WHERE {where} ORDER BY name_key LIMIT ? OFFSET ?",  # noqa: S608
+                query + " ORDER BY provider, name_key LIMIT ? OFFSET ?",
                 (*args, per_page, page * per_page),
             ).fetchall()
             return [_record(r) for r in rows], int(total[0])
