@@ -175,31 +175,6 @@ def _listing_filter(
     return IdentityFilter(enabled, _instant("from", from_), _instant("to", to))
 
 
-async def _list_entities(
-    request: Request,
-    organization_id: str,
-    provider_id: str,
-    page: int,
-    per_page: int | None,
-    page_size: int | None,
-    states: list[str] | None,
-    from_: str | None,
-    to: str | None,
-) -> JsonResponse:
-    runtime, caller = _view(request, organization_id, provider_id)
-    provider = _provider(runtime, caller.org_id, provider_id)
-    number, size = _paging(page, per_page, page_size)
-    only = _listing_filter(states, from_, to)
-    if only is None:
-        return JsonResponse(page_model([], number, size, 0))
-    records, total = runtime.store.identities.list_identities(
-        caller.org_id, provider.id, number, size, only
-    )
-    ids = _provider_ids(runtime, caller.org_id)
-    items = [_entity(record.key, record, ids) for record in records]
-    return JsonResponse(page_model(items, number, size, total))
-
-
 @router.get(
     "/entities/list/is_supported",
     summary="Whether identities can be filtered",
@@ -263,6 +238,7 @@ def _find_filter(fields: Mapping[str, Any]) -> IdentityFilter:
     return IdentityFilter(types=wanted, name=term, name_anywhere=mode.upper() == "SUBSTRING")
 
 
+@router.get("/entities/{providerId}/members", summary="List a provider's identities")
 @router.get("/entities/{providerId}", summary="List a provider's identities")
 async def list_entities(
     request: Request,
@@ -276,27 +252,18 @@ async def list_entities(
     to: str | None = None,
     usePageModel: str | None = None,
 ) -> JsonResponse:
-    return await _list_entities(
-        request, organizationId, providerId, page, perPage, pageSize, states, from_, to
+    runtime, caller = _view(request, organizationId, providerId)
+    provider = _provider(runtime, caller.org_id, providerId)
+    number, size = _paging(page, perPage, pageSize)
+    only = _listing_filter(states, from_, to)
+    if only is None:
+        return JsonResponse(page_model([], number, size, 0))
+    records, total = runtime.store.identities.list_identities(
+        caller.org_id, provider.id, number, size, only
     )
-
-
-@router.get("/entities/{providerId}/members", summary="List a provider's identities")
-async def list_members(
-    request: Request,
-    organizationId: str,
-    providerId: str,
-    page: int = Query(0, ge=0, le=MAX_PAGE),
-    perPage: int | None = None,
-    pageSize: int | None = None,
-    states: _States = None,
-    from_: str | None = Query(None, alias="from"),
-    to: str | None = None,
-    usePageModel: str | None = None,
-) -> JsonResponse:
-    return await _list_entities(
-        request, organizationId, providerId, page, perPage, pageSize, states, from_, to
-    )
+    ids = _provider_ids(runtime, caller.org_id)
+    items = [_entity(record.key, record, ids) for record in records]
+    return JsonResponse(page_model(items, number, size, total))
 
 
 def _body_identity(
