@@ -102,8 +102,8 @@ class RoundContext:
             found = self.store.identities.get_identities(org_id, missing)
             for k in missing:
                 cache[k] = k in found
-        pending = {c.record.key for c in self.commit.identities if c.record.org_id == org_id}
-        return {k for k in keys if cache[k] or k in pending}
+        pending = self.commit.latest_identities
+        return {k for k in keys if cache[k] or (org_id, k) in pending}
 
     def case_sensitive(self, org_id: str) -> frozenset[str]:
         """Casefolded ids of the organization's case-sensitive providers."""

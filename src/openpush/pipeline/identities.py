@@ -37,22 +37,21 @@ __all__ = ["apply_entry", "apply_identity_operation", "entry_operation", "run_id
 
 
 class _Identities:
-    """The identity side of a round: providers and records read once, changes collected."""
+    """The identity side of a round for one organization: keys and current records."""
 
     def __init__(self, context: RoundContext, org_id: str) -> None:
         self.context = context
         self.org_id = org_id
-        store = context.store.identities
-        self.providers = {p.key: p for p in store.list_providers(org_id)}
+        self.case_sensitive = context.case_sensitive(org_id)
 
     def key(self, ref: IdentityRef) -> IdentityKey:
-        provider = self.providers.get(ref.provider.casefold())
-        return ref.key(case_sensitive=bool(provider and provider.case_sensitive))
+        return ref.key(case_sensitive=ref.provider.casefold() in self.case_sensitive)
 
     def current(self, key: IdentityKey) -> IdentityRecord | None:
-        for change in reversed(self.context.commit.identities):
-            if change.record.org_id == self.org_id and change.record.key == key:
-                return change.record
+        """The identity as this round has left it so far, else as stored."""
+        found = self.context.commit.latest_identities.get((self.org_id, key))
+        if found is not None:
+            return found
         return self.context.store.identities.get_identities(self.org_id, [key]).get(key)
 
 
@@ -95,7 +94,7 @@ def _change(
         ordering_id=op.ordering_id,
         updated_at=time.time(),
     )
-    context.commit.identities.append(IdentityChange(record, edges))
+    context.commit.add_identity(IdentityChange(record, edges))
     context.log(op, identity.name, LogResult.COMPLETED, reason)
     if current is None:
         _release(op, context, key)
@@ -133,13 +132,12 @@ def _create_missing(
     identity that already exists (even disabled) is left as it is.
     """
     keys = {graph.key(ref): ref for ref in refs}
-    existing = context.store.identities.get_identities(op.org_id, list(keys))
-    pending = {c.record.key for c in context.commit.identities if c.record.org_id == op.org_id}
+    known = context.known_identities(op.org_id, list(keys))
     for key, ref in keys.items():
-        if key in existing or key in pending:
+        if key in known:
             continue
         record = IdentityRecord(op.org_id, key, ref, True, 0, time.time())
-        context.commit.identities.append(IdentityChange(record, {}))
+        context.commit.add_identity(IdentityChange(record, {}))
         _release(op, context, key)
 
 
@@ -181,7 +179,7 @@ def apply_identity_operation(
         for record in records:
             record.enabled = False
             record.updated_at = time.time()
-            context.commit.identities.append(IdentityChange(record, {}))
+            context.commit.add_identity(IdentityChange(record, {}))
         context.log(
             op, "", LogResult.COMPLETED,
             f"disabled {len(records)} identities older than {op.ordering_id}",

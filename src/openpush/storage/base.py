@@ -117,10 +117,16 @@ class PipelineCommit:
     batches: dict[str, Batch] = field(default_factory=dict)
     dropped_containers: set[tuple[str, str]] = field(default_factory=set)
     identities: list[IdentityChange] = field(default_factory=list)
+    # the last record ``identities`` holds for each (org, key): what the round made of it
+    latest_identities: dict[tuple[str, IdentityKey], IdentityRecord] = field(default_factory=dict)
     # (org, identity, source, documentId): an item waiting for an unknown denied identity
     waiting: list[tuple[str, IdentityKey, str, str]] = field(default_factory=list)
     released: list[tuple[str, IdentityKey]] = field(default_factory=list)
     enqueue: list[NewOperation] = field(default_factory=list)
+
+    def add_identity(self, change: IdentityChange) -> None:
+        self.identities.append(change)
+        self.latest_identities[(change.record.org_id, change.record.key)] = change.record
 
 
 @dataclass(slots=True)
