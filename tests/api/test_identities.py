@@ -7,6 +7,9 @@ API with search tokens.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import orjson
 import pytest
 
@@ -213,3 +216,53 @@ async def test_unknown_identities_are_flagged_and_an_unknown_denied_one_hides_th
     assert {r["uri"] for r in result["results"]} == {"https://u.test/allow", "https://u.test/deny"}
     again = await api.status(source, "https://u.test/deny")
     assert (again["state"], again["lastResult"]) == ("indexed", "COMPLETED")
+
+
+def slow_commits(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every transaction lands 0.2 s late: the worker applies a batch's next chunk while the
+    previous chunk is still committing."""
+    queue = api.runtime.store.queue
+    complete = queue.complete
+
+    def late(commit: Any) -> Any:
+        time.sleep(0.2)
+        return complete(commit)
+
+    monkeypatch.setattr(queue, "complete", late)
+
+
+async def entity(api: Api, name: str) -> dict[str, Any]:
+    r = await api.http.post(
+        f"/rest/organizations/{api.org}/securitycache/entities/{P}/entity",
+        headers=api.auth(),
+        json={"name": name},
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+@pytest.mark.parametrize("settings_overrides", [{"batch_chunk_size": 1}])
+async def test_a_batch_chunk_sees_the_identities_of_the_chunk_still_committing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await provider_and_source(api)
+    slow_commits(api, monkeypatch)
+    body = {
+        "members": [
+            {"identity": {**ident("kim"), "additionalInfo": {"id": "7"}}},
+            {"identity": ident("Ops", "GROUP"), "members": [ident("kim")]},
+        ],
+        "deleted": [ident("Ops", "GROUP")],
+    }
+    created = await api.container(orjson.dumps(body))
+    r = await api.http.put(
+        f"/push/v1/organizations/{api.org}/providers/{P}/permissions/batch",
+        params={"fileId": created["fileId"], "orderingId": "500"},
+        headers=api.auth(),
+    )
+    assert r.status_code == 202, r.text
+    api.drain()
+    kim_now = await entity(api, "kim")
+    assert (kim_now["state"], kim_now["orderingID"]) == ("UP_TO_DATE", 500)
+    assert kim_now["infos"] == [{"key": "id", "value": "7"}]
+    assert (await entity(api, "Ops"))["state"] == "DISABLED"

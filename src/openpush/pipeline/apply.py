@@ -35,7 +35,7 @@ from openpush.index.base import IndexDocument, IndexWriter
 from openpush.pipeline.stages import prepare_item
 from openpush.security.evaluate import IdentityKey, permission_key
 from openpush.settings import Settings
-from openpush.storage.base import ItemRecord, PipelineCommit, StateStore
+from openpush.storage.base import IdentityRecord, ItemRecord, PipelineCommit, StateStore
 
 __all__ = [
     "RoundContext",
@@ -69,7 +69,11 @@ class RoundContext:
     _cache: dict[Key, ItemRecord | None] = field(default_factory=dict)
     _case_sensitive: dict[str, frozenset[str]] = field(default_factory=dict)
     _identity_providers: dict[str, frozenset[str]] = field(default_factory=dict)
-    _known: dict[str, dict[IdentityKey, bool]] = field(default_factory=dict)
+    # identities as the previous round left them, while its transaction is still committing
+    pending_identities: dict[tuple[str, IdentityKey], IdentityRecord] = field(default_factory=dict)
+    _stored_identities: dict[str, dict[IdentityKey, IdentityRecord | None]] = field(
+        default_factory=dict
+    )
     _org_settings: dict[str, Settings] = field(default_factory=dict)
 
     def settings_for(self, org_id: str) -> Settings:
@@ -94,16 +98,33 @@ class RoundContext:
             )
         return self._identity_providers[org_id]
 
-    def known_identities(self, org_id: str, keys: list[IdentityKey]) -> set[IdentityKey]:
-        """Which of ``keys`` the organization's providers know (read once per round)."""
-        cache = self._known.setdefault(org_id, {})
-        missing = [k for k in keys if k not in cache]
+    def identities(
+        self, org_id: str, keys: Iterable[IdentityKey]
+    ) -> dict[IdentityKey, IdentityRecord | None]:
+        """The identities as this round has left them so far (None: unknown): its own
+        changes, else the previous round's still committing, else the store (read once)."""
+        found: dict[IdentityKey, IdentityRecord | None] = {}
+        stored = self._stored_identities.setdefault(org_id, {})
+        missing = []
+        for key in keys:
+            record = self.commit.latest_identities.get((org_id, key))
+            if record is None:
+                record = self.pending_identities.get((org_id, key))
+            if record is not None:
+                found[key] = record
+            elif key in stored:
+                found[key] = stored[key]
+            else:
+                missing.append(key)
         if missing:
-            found = self.store.identities.get_identities(org_id, missing)
-            for k in missing:
-                cache[k] = k in found
-        pending = self.commit.latest_identities
-        return {k for k in keys if cache[k] or (org_id, k) in pending}
+            read = self.store.identities.get_identities(org_id, missing)
+            for key in missing:
+                found[key] = stored[key] = read.get(key)
+        return found
+
+    def known_identities(self, org_id: str, keys: list[IdentityKey]) -> set[IdentityKey]:
+        """Which of ``keys`` the organization's providers know (enabled or not)."""
+        return {k for k, record in self.identities(org_id, keys).items() if record is not None}
 
     def case_sensitive(self, org_id: str) -> frozenset[str]:
         """Casefolded ids of the organization's case-sensitive providers."""

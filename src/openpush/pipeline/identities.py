@@ -48,11 +48,7 @@ class _Identities:
         return ref.key(case_sensitive=ref.provider.casefold() in self.case_sensitive)
 
     def current(self, key: IdentityKey) -> IdentityRecord | None:
-        """The identity as this round has left it so far, else as stored."""
-        found = self.context.commit.latest_identities.get((self.org_id, key))
-        if found is not None:
-            return found
-        return self.context.store.identities.get_identities(self.org_id, [key]).get(key)
+        return self.context.identities(self.org_id, [key])[key]
 
 
 def _stale(op: QueuedOperation, context: RoundContext, current: IdentityRecord | None) -> bool:

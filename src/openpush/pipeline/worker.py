@@ -172,6 +172,7 @@ class Worker:
         context = RoundContext(self._store, self._settings, self._blobs)
         if self._pending is not None:
             context.pending = self._pending[1].commit.items
+            context.pending_identities = self._pending[1].commit.latest_identities
         return context
 
     def _commit(self, context: RoundContext) -> None:
