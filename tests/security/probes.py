@@ -45,6 +45,10 @@ _READING_POSTS = (
     "/validate",
     "/members/parents",
     "/members/children",
+    "/entity",
+    "/entities/list",
+    "/refresh",
+    "/refresh/cancel",
     "/organizations/{organizationId}",
 )
 
@@ -372,6 +376,31 @@ PROBES: list[Probe] = [
         REST + "/securitycache/entities/{providerId}/members/aliases",
         body=lambda ids: {"name": ids["user"]},
         slots=("user",),
+    ),
+    Probe("GET", REST + "/securitycache/entities/{providerId}/members"),
+    Probe("GET", REST + "/securitycache/entities/list/is_supported"),
+    Probe(
+        "POST",
+        REST + "/securitycache/entities/list",
+        body=lambda ids: {"providerIds": [ids["provider"]], "filterTerm": ids["user"]},
+        slots=("provider", "user"),
+        owned=frozenset({"user"}),  # a name filter over the caller's own identities
+    ),
+    Probe(
+        "POST",
+        REST + "/securitycache/entities/{providerId}/entity",
+        body=lambda ids: {"name": ids["user"]},
+        slots=("user",),
+    ),
+    Probe("POST", REST + "/securitycache/refresh"),
+    Probe("POST", REST + "/securitycache/{providerId}/refresh"),
+    Probe("POST", REST + "/securitycache/{providerId}/refresh/cancel"),
+    Probe(
+        "POST",
+        REST + "/securitycache/refresh/entity",
+        body=lambda ids: {"name": ids["user"], "provider": ids["provider"]},
+        slots=("user", "provider"),
+        owned=frozenset({"user"}),  # nothing to refresh: any name is accepted
     ),
     Probe("GET", REST + "/securitycache/status"),
     # logs
