@@ -311,16 +311,20 @@ class Server:
         Pushed to ``source_id``, by default the source ``start`` created.
         """
         source_id = source_id or self.source_id
+        path = f"/push/v1/organizations/{ORG}/sources/{source_id}/documents/batch"
+        batch_id = self.call("PUT", path, 202, params={"fileId": self.upload(content)})["batchId"]
+        self.batch_sources[batch_id] = source_id
+        return str(batch_id)
+
+    def upload(self, content: bytes | BinaryIO) -> str:
+        """A file container holding ``content``; its fileId."""
         container = self.call("POST", f"/push/v1/organizations/{ORG}/files", 201)
         upload = self.client().put(
             container["uploadUri"], headers=container["requiredHeaders"], content=content
         )
         if upload.status_code != 200:
             raise RuntimeError(f"upload: {upload.status_code} {upload.text[:500]}")
-        path = f"/push/v1/organizations/{ORG}/sources/{source_id}/documents/batch"
-        batch_id = self.call("PUT", path, 202, params={"fileId": container["fileId"]})["batchId"]
-        self.batch_sources[batch_id] = source_id
-        return str(batch_id)
+        return str(container["fileId"])
 
     def batch_path(self, batch_id: str) -> str:
         """``GET`` path of a batch's status (under the source it was pushed to)."""

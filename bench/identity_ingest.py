@@ -135,15 +135,9 @@ def run_openpush(workdir: Path, files: list[bytes]) -> dict[str, Any]:
         cpu_before = cpu_seconds(server.pid)[0]
         started = time.monotonic()
         batches = []
+        path = f"/push/v1/organizations/{ORG}/providers/{PROVIDER}/permissions/batch"
         for content in files:
-            container = server.call("POST", f"/push/v1/organizations/{ORG}/files", 201)
-            upload = server.client().put(
-                container["uploadUri"], headers=container["requiredHeaders"], content=content
-            )
-            if upload.status_code != 200:
-                raise RuntimeError(f"upload: {upload.status_code} {upload.text[:300]}")
-            path = f"/push/v1/organizations/{ORG}/providers/{PROVIDER}/permissions/batch"
-            receipt = server.call("PUT", path, 202, params={"fileId": container["fileId"]})
+            receipt = server.call("PUT", path, 202, params={"fileId": server.upload(content)})
             batches.append(receipt["batchId"])
         pushed = time.monotonic() - started
         log(f"openpush: {len(files)} batch files accepted in {pushed:.1f} s")
