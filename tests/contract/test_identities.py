@@ -11,7 +11,13 @@ from openpush.domain.operations import LogEntry, LogResult
 from openpush.domain.permissions import IdentityType
 from openpush.errors import StorageError
 from openpush.security.evaluate import IdentityKey
-from openpush.storage.base import IdentityChange, IdentityRecord, PipelineCommit, StateStore
+from openpush.storage.base import (
+    IdentityChange,
+    IdentityFilter,
+    IdentityRecord,
+    PipelineCommit,
+    StateStore,
+)
 
 ALICE = IdentityKey("ldap", "alice")
 BOB = IdentityKey("ldap", "bob")
@@ -84,6 +90,30 @@ def test_identities_are_listed_in_pages_by_name(graph_store: StateStore) -> None
     page, _ = graph_store.identities.list_identities("acme", "ldap", 1, 4)
     assert [r.key.name for r in page] == ["gone", "staff"]
     assert graph_store.identities.list_identities("acme", "okta", 0, 10) == ([], 0)
+
+
+def test_identity_listings_filter(graph_store: StateStore) -> None:
+    def names(providers: str | list[str], **only: object) -> list[str]:
+        found, total = graph_store.identities.list_identities(
+            "acme",
+            providers,
+            0,
+            10,
+            IdentityFilter(**only),  # type: ignore[arg-type]
+        )
+        assert total == len(found)
+        return [r.key.name for r in found]
+
+    assert names("ldap", enabled=False) == ["gone"]
+    assert names("ldap", enabled=True, types=frozenset({"GROUP"})) == ["devs", "staff"]
+    assert names("ldap", name="E") == ["everyone-wk"]  # a prefix, ignoring case
+    assert names("ldap", name="O", name_anywhere=True) == ["bob", "everyone-wk", "gone"]
+    assert names("ldap", name="%") == names("ldap", name="_") == []  # no LIKE wildcards
+    assert names("ldap", updated_from=time.time() + 60) == []
+    assert names("ldap", updated_to=time.time() + 60) == names("ldap")
+    apply(graph_store, change(MAIL))
+    assert names(["LDAP", "Email Security Provider"], name="alice") == ["alice@x.com", "alice"]
+    assert names([]) == []
 
 
 def test_older_than_lists_enabled_identities_below_an_ordering_id(store: StateStore) -> None:

@@ -32,7 +32,8 @@ def identity_listing(
     """The WHERE clause and arguments of the identities of ``providers`` under ``only``."""
     mark = dialect.mark
     wanted = [providers] if isinstance(providers, str) else list(providers)
-    where = [f"org_id = {mark}", f"provider IN ({', '.join([mark] * len(wanted))})"]
+    listed = f"provider IN ({', '.join([mark] * len(wanted))})" if wanted else "1 = 0"
+    where = [f"org_id = {mark}", listed]
     args: list[Any] = [org_id, *(p.casefold() for p in wanted)]
     if only.enabled is not None:
         where.append(f"enabled = {mark}")
