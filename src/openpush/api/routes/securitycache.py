@@ -417,19 +417,13 @@ async def refresh_entity(request: Request, organizationId: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{providerId}/refresh", status_code=204, summary="Refresh a provider (nothing to do)")
-async def refresh_provider(request: Request, organizationId: str, providerId: str) -> Response:
-    runtime, caller = _view(request, organizationId, providerId, access="EDIT")
-    _provider(runtime, caller.org_id, providerId)
-    return Response(status_code=204)
-
-
 @router.post(
     "/{providerId}/refresh/cancel",
     status_code=204,
     summary="Cancel a provider's refresh (none ever runs)",
 )
-async def cancel_refresh(request: Request, organizationId: str, providerId: str) -> Response:
+@router.post("/{providerId}/refresh", status_code=204, summary="Refresh a provider (nothing to do)")
+async def refresh_provider(request: Request, organizationId: str, providerId: str) -> Response:
     runtime, caller = _view(request, organizationId, providerId, access="EDIT")
     _provider(runtime, caller.org_id, providerId)
     return Response(status_code=204)
@@ -440,12 +434,11 @@ async def status(request: Request, organizationId: str) -> JsonResponse:
     runtime, caller = _view(request, organizationId)
     identities = runtime.store.identities
     providers = identities.list_providers(caller.org_id)
+    every = [p.id for p in providers]
     by_state = dict.fromkeys(_STATES, 0)
     for state, enabled in (("UP_TO_DATE", True), ("DISABLED", False)):
         only = IdentityFilter(enabled=enabled)
-        by_state[state] = sum(
-            identities.list_identities(caller.org_id, p.id, 0, 1, only)[1] for p in providers
-        )
+        by_state[state] = identities.list_identities(caller.org_id, every, 0, 1, only)[1]
     total = sum(by_state.values())
     return JsonResponse(
         {
