@@ -94,9 +94,42 @@ async def test_disable_accepts_the_bare_identity_and_older_than_disables(api: Ap
     )
     assert r.status_code == 202
     api.drain()
-    # nothing in P grants anything any more: bob is like anonymous (and row 6 denies a "bob"
-    # that no longer holds anything)
-    assert await visible(api, "bob") == {4, 6}
+    # every pushed identity of P is disabled: the groups grant nothing any more. bob, whom only
+    # Eng's member list named, is still bob: row 6 denies him, row 4 is public.
+    assert await visible(api, "bob") == {4}
+    assert await visible(api, "alice") == {4, 6}  # her own push is older: disabled
+
+
+async def test_older_than_after_a_full_run_keeps_member_only_users_and_granted_identities(
+    api: Api,
+) -> None:
+    """The canonical full run: push the groups with their member lists (users are never pushed
+    themselves, ``Everyone`` is only granted), then disable what the run did not push again."""
+    await worked_example_graph(api)  # run 1 (orderingIds: the time of each push)
+    before = {user: await visible(api, user) for user in USERS}
+    run_2 = int(time.time() * 1000) + 1
+    time.sleep(0.01)
+    await put(api, "permissions", {"identity": ident("Eng", "GROUP"),
+                                   "members": [ident("alice"), ident("bob")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP"),
+                                   "members": [ident("carol"), ident("Eng", "GROUP")]})  # fmt: skip
+    await put(api, "permissions", {"identity": ident("alice"),
+                                   "wellKnowns": [ident("Everyone", "GROUP")]})  # fmt: skip
+    # dave's own push is not repeated: he is the one identity run 2 leaves behind
+    await put(api, "permissions/olderthan", {}, method="DELETE", orderingId=run_2, queueDelay=0)
+    api.drain()
+    entities = await api.http.get(
+        f"/rest/organizations/{api.org}/securitycache/entities/{P}",
+        params={"perPage": 100}, headers=api.auth(),
+    )  # fmt: skip
+    states = {e["name"]: e["state"] for e in entities.json()["items"]}
+    assert states == {"alice": "UP_TO_DATE", "bob": "UP_TO_DATE", "carol": "UP_TO_DATE",
+                      "dave": "DISABLED", "Eng": "UP_TO_DATE", "Everyone": "UP_TO_DATE",
+                      "Mgmt": "UP_TO_DATE"}  # fmt: skip
+    for user in ("alice", "bob", "carol"):
+        assert await visible(api, user) == before[user], user
+    # dave is disabled: his own row 9 (level 2 allows dave) is gone, public rows remain
+    assert await visible(api, "dave") == {4, 6}
 
 
 async def test_email_wildcards_match_everyone_or_a_domain(api: Api) -> None:

@@ -530,7 +530,9 @@ def delete_older_than(
         (r.org_id, r.source_id, r.document_id)
         for r in context.store.items.live_older_than(op.org_id, op.source_id, threshold)
     }
-    keys.update(k for k in context.commit.items if k[:2] == (op.org_id, op.source_id))
+    for k in (*context.commit.items, *context.pending):
+        if k[:2] == (op.org_id, op.source_id):
+            keys.add(k)
     doomed = []
     for key in sorted(keys):
         record = context.item(key)

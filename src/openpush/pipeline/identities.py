@@ -171,15 +171,34 @@ def apply_identity_operation(
         identity = IdentityRef.from_dict(payload["identity"])
         _change(op, context, graph, identity, enabled=False, edges={}, reason="disabled")
     elif op.kind is OperationKind.IDENTITY_DISABLE_OLDER_THAN:
-        records = context.store.identities.older_than(op.org_id, provider.id, op.ordering_id)
+        records = _older_than(context, op.org_id, provider, op.ordering_id)
         for record in records:
-            record.enabled = False
-            record.updated_at = time.time()
-            context.commit.add_identity(IdentityChange(record, {}))
+            disabled = dataclasses.replace(record, enabled=False, updated_at=time.time())
+            context.commit.add_identity(IdentityChange(disabled, {}))
         context.log(
             op, "", LogResult.COMPLETED,
             f"disabled {len(records)} identities older than {op.ordering_id}",
         )  # fmt: skip
+
+
+def _older_than(
+    context: RoundContext, org_id: str, provider: SecurityProvider, threshold: int
+) -> list[IdentityRecord]:
+    """The provider's enabled identities last pushed with an orderingId below ``threshold``,
+    as this round has left them so far: a push applied earlier in the same round (or in the
+    previous round, still committing) counts, so "push the identities, then disable the older
+    ones" works however the queue groups the operations. Identities only a relationship created
+    (orderingId 0) are never disabled this way."""
+    keys = {r.key for r in context.store.identities.older_than(org_id, provider.id, threshold)}
+    for org, key in (*context.commit.latest_identities, *context.pending_identities):
+        if org == org_id and key.provider == provider.key:
+            keys.add(key)
+    current = context.identities(org_id, keys)
+    return [
+        record
+        for record in current.values()
+        if record is not None and record.enabled and 0 < record.ordering_id < threshold
+    ]
 
 
 def entry_operation(

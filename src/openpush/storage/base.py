@@ -265,9 +265,12 @@ class IdentityStore(Protocol):
         how many there are in all."""
         ...
 
-    def older_than(
-        self, org_id: str, provider_id: str, ordering_id: int
-    ) -> list[IdentityRecord]: ...
+    def older_than(self, org_id: str, provider_id: str, ordering_id: int) -> list[IdentityRecord]:
+        """The enabled identities of the provider last pushed with an orderingId lower than
+        ``ordering_id``; identities no push of their own created (orderingId 0: only a
+        relationship names them) are never among them."""
+        ...
+
     def graph(self, org_id: str) -> Any: ...
     def waiting_items(self, org_id: str, key: IdentityKey) -> list[tuple[str, str]]:
         """(source, documentId) of items hidden until ``key`` is known to its provider."""

@@ -323,7 +323,7 @@ class PostgresIdentities:
         rows = self._db.read(
             lambda c: c.execute(
                 "SELECT * FROM identities WHERE org_id = %s AND provider = %s AND enabled"
-                " AND ordering_id < %s::numeric",
+                " AND ordering_id < %s::numeric AND ordering_id > 0",
                 (org_id, provider_id.casefold(), ordering_id),
             ).fetchall()
         )

@@ -322,8 +322,8 @@ class SqliteIdentities:
         rows = self._db.read(
             lambda c: c.execute(
                 "SELECT * FROM identities WHERE org_id = ? AND provider = ? AND enabled = 1"
-                " AND ordering_key < ?",
-                (org_id, provider_id.casefold(), ordering_key(ordering_id)),
+                " AND ordering_key < ? AND ordering_key > ?",
+                (org_id, provider_id.casefold(), ordering_key(ordering_id), ordering_key(0)),
             ).fetchall()
         )
         return [_record(r) for r in rows]
