@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 import requests
 
 HERE = Path(__file__).resolve().parent
+JS = HERE / "js"  # Coveo's JavaScript client and CLI (package.json), and what drives them
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 EMAIL_PROVIDER = "Email Security Provider"
@@ -304,3 +306,35 @@ def openpush_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Openpu
     """One openpush server shared by the tests of a module."""
     with running_server(tmp_path_factory.mktemp("openpush")) as server:
         yield server
+
+
+def _node_unavailable(reason: str) -> None:
+    if os.environ.get("OPENPUSH_TEST_REQUIRE_NODE") == "1":
+        pytest.fail(f"{reason} (OPENPUSH_TEST_REQUIRE_NODE=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def node_client() -> Path:
+    """``js/`` with Coveo's JavaScript client and CLI installed from the npm registry (once).
+
+    Without Node.js or npm the tests that use it skip and say why; with
+    ``OPENPUSH_TEST_REQUIRE_NODE=1`` (set by ``.ci/run``) they fail instead."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        _node_unavailable("Node.js and npm are needed to run Coveo's JavaScript client and CLI")
+    wanted = (JS / "package.json").read_text()
+    installed_for = JS / "node_modules" / ".openpush-package.json"  # what was installed
+    if not installed_for.exists() or installed_for.read_text() != wanted:
+        installed = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--no-package-lock"],
+            cwd=JS,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if installed.returncode != 0:
+            _node_unavailable(f"npm install of the client failed:\n{installed.stderr[-2000:]}")
+        installed_for.write_text(wanted)
+    return JS

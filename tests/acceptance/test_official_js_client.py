@@ -12,16 +12,13 @@ The ``lifecycle`` step is a connector's next full run: source status REBUILD, an
 through a file container, disabling the identities the run did not push again, one item
 deleted, one pushed again, the rest deleted as older, status IDLE.
 
-The client comes from the npm registry (``npm install`` in ``js/``, once). Without Node.js or
-npm the tests skip and say why; with ``OPENPUSH_TEST_REQUIRE_NODE=1`` (set by ``.ci/run``) they
-fail instead.
+The client comes from the npm registry (the ``node_client`` fixture of ``conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -30,10 +27,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.acceptance.conftest import OpenpushServer
+from tests.acceptance.conftest import JS, OpenpushServer
 
-JS = Path(__file__).resolve().parent / "js"
-REQUIRED = os.environ.get("OPENPUSH_TEST_REQUIRE_NODE") == "1"
 ROWS = [f"https://js.example.com/{n}" for n in range(1, 11)]
 # push-api.md §6.5 (rows 1-9), and row 10: a group that was disabled after its push
 EXPECTED = {
@@ -45,36 +40,11 @@ EXPECTED = {
 }
 
 
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (OPENPUSH_TEST_REQUIRE_NODE=1)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def node_client() -> Path:
-    """``js/`` with the client installed from the npm registry."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        _unavailable("Node.js and npm are needed to run Coveo's JavaScript client")
-    if not (JS / "node_modules" / "@coveo" / "push-api-client").is_dir():
-        installed = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--no-package-lock"],
-            cwd=JS,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if installed.returncode != 0:
-            _unavailable(f"npm install of the client failed:\n{installed.stderr[-2000:]}")
-    return JS
-
-
 def run_client(server: OpenpushServer, *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        ["node", "worked_example.js", server.base_url, server.org, server.key, *args],
+        ["node", "--require", "./redirect.js", "worked_example.js", server.org, server.key, *args],
         cwd=JS,
+        env={**os.environ, "OPENPUSH_URL": server.base_url},
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,8 +2,9 @@
 // holds, unmodified, pointed at openpush: the identities and items of the Push API
 // reference's worked example (§6.5), pushed the way a connector written in JavaScript would.
 //
-// Usage: node worked_example.js <openpush base URL> <org> <api key> example
-//        node worked_example.js <openpush base URL> <org> <api key> lifecycle <source id> <provider id>
+// Usage, with OPENPUSH_URL set to the server (redirect.js sends the client's calls there):
+//   node --require ./redirect.js worked_example.js <org> <api key> example
+//   node --require ./redirect.js worked_example.js <org> <api key> lifecycle <source id> <provider id>
 // Each prints one JSON document on stdout: the ids used and the status of every call.
 //
 // `example` creates the source and provider, pushes the identities and the ten items.
@@ -13,17 +14,7 @@
 // deleted and the items the run did not push again deleted as older.
 'use strict';
 
-const [, , BASE, ORG, API_KEY, COMMAND, ...ARGS] = process.argv;
-
-// Redirect the client's hard-coded Coveo hosts to openpush (docs/clients.md).
-const realFetch = globalThis.fetch;
-const COVEO = /^https:\/\/(api|platform)[a-z0-9-]*\.cloud\.coveo\.com/;
-globalThis.fetch = (input, init) => {
-  const url = input instanceof Request ? input.url : String(input);
-  const local = url.replace(COVEO, BASE);
-  if (local === url) return realFetch(input, init);
-  return realFetch(input instanceof Request ? new Request(local, input) : local, init);
-};
+const [, , ORG, API_KEY, COMMAND, ...ARGS] = process.argv;
 
 const {
   PushSource,
@@ -190,7 +181,7 @@ async function lifecycle(sourceId, providerId) {
     })),
     deleted: [],
   };
-  const upload = await realFetch(container.uploadUri.replace(COVEO, BASE), {
+  const upload = await fetch(container.uploadUri, {
     method: 'PUT',
     headers: container.requiredHeaders,
     body: JSON.stringify(batch),
