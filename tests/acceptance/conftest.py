@@ -338,3 +338,26 @@ def node_client() -> Path:
             _node_unavailable(f"npm install of the client failed:\n{installed.stderr[-2000:]}")
         installed_for.write_text(wanted)
     return JS
+
+
+def run_node(
+    server: OpenpushServer, command: list[str], *, home: Path | None = None, stdin: str = ""
+) -> str:
+    """Run ``command`` in ``js/`` with Coveo's hosts sent to ``server`` (``js/redirect.js``,
+    loaded through ``NODE_OPTIONS``); its standard output, once it has succeeded."""
+    env = {
+        **os.environ,
+        "OPENPUSH_URL": server.base_url,
+        "NODE_OPTIONS": f"--require {JS / 'redirect.js'}",
+    }
+    if home is not None:
+        env["HOME"] = str(home)
+    done = subprocess.run(
+        command, cwd=JS, input=stdin, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (
+        f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+        f"{done.stderr[-3000:]}\nserver stderr:\n{server.stderr()[-3000:]}"
+    )
+    return done.stdout

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.acceptance.conftest import JS, OpenpushServer
+from tests.acceptance.conftest import JS, OpenpushServer, run_node
 
 DOCS = [
     {
@@ -64,27 +64,8 @@ SINGLE = {  # a file holding one document instead of an array
 
 def coveo(server: OpenpushServer, home: Path, *args: str, stdin: str = "") -> str:
     """Run ``coveo ARGS`` with its configuration under ``home``; its output on success."""
-    redirect = JS / "redirect.js"
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "OPENPUSH_URL": server.base_url,
-        "NODE_OPTIONS": f"--require {redirect}",
-    }
-    done = subprocess.run(
-        [str(JS / "node_modules" / ".bin" / "coveo"), *args],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, (
-        f"coveo {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
-        f"{done.stderr[-3000:]}\nserver stderr:\n{server.stderr()[-3000:]}"
-    )
-    return done.stdout
+    return run_node(server, [str(JS / "node_modules" / ".bin" / "coveo"), *args], home=home,
+                    stdin=stdin)  # fmt: skip
 
 
 def found_by(server: OpenpushServer, user: str) -> set[str]:

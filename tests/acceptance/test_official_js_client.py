@@ -18,8 +18,6 @@ The client comes from the npm registry (the ``node_client`` fixture of ``conftes
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.acceptance.conftest import JS, OpenpushServer
+from tests.acceptance.conftest import OpenpushServer, run_node
 
 ROWS = [f"https://js.example.com/{n}" for n in range(1, 11)]
 # push-api.md §6.5 (rows 1-9), and row 10: a group that was disabled after its push
@@ -41,19 +39,8 @@ EXPECTED = {
 
 
 def run_client(server: OpenpushServer, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        ["node", "--require", "./redirect.js", "worked_example.js", server.org, server.key, *args],
-        cwd=JS,
-        env={**os.environ, "OPENPUSH_URL": server.base_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, (
-        f"the client failed:\n{done.stderr[-4000:]}\nserver stderr:\n{server.stderr()[-4000:]}"
-    )
-    result: dict[str, Any] = json.loads(done.stdout)
+    out = run_node(server, ["node", "worked_example.js", server.org, server.key, *args])
+    result: dict[str, Any] = json.loads(out)
     failed = [c for c in result["calls"] if c["status"] not in ("ok", 200, 201, 202)]
     assert not failed, failed
     return result

@@ -21,6 +21,7 @@ from tests.api.worked_example import (
     ident,
     provider_and_source,
     pset,
+    push_groups,
     put,
     usr,
     worked_example_graph,
@@ -109,12 +110,7 @@ async def test_older_than_after_a_full_run_keeps_member_only_users_and_granted_i
     before = {user: await visible(api, user) for user in USERS}
     run_2 = int(time.time() * 1000) + 1
     time.sleep(0.01)
-    await put(api, "permissions", {"identity": ident("Eng", "GROUP"),
-                                   "members": [ident("alice"), ident("bob")]})  # fmt: skip
-    await put(api, "permissions", {"identity": ident("Mgmt", "GROUP"),
-                                   "members": [ident("carol"), ident("Eng", "GROUP")]})  # fmt: skip
-    await put(api, "permissions", {"identity": ident("alice"),
-                                   "wellKnowns": [ident("Everyone", "GROUP")]})  # fmt: skip
+    await push_groups(api)
     # dave's own push is not repeated: he is the one identity run 2 leaves behind
     await put(api, "permissions/olderthan", {}, method="DELETE", orderingId=run_2, queueDelay=0)
     api.drain()

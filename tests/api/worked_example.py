@@ -85,14 +85,20 @@ async def provider_and_source(api: Api) -> str:
     return source
 
 
-async def worked_example_graph(api: Api) -> str:
-    source = await provider_and_source(api)
+async def push_groups(api: Api) -> None:
+    """The groups with their member lists, and alice's granted ``Everyone``: the users are
+    never pushed themselves, only named."""
     await put(api, "permissions", {"identity": ident("Eng", "GROUP"),
                                    "members": [ident("alice"), ident("bob")]})  # fmt: skip
     await put(api, "permissions", {"identity": ident("Mgmt", "GROUP"),
                                    "members": [ident("carol"), ident("Eng", "GROUP")]})  # fmt: skip
     await put(api, "permissions", {"identity": ident("alice"),
                                    "wellKnowns": [ident("Everyone", "GROUP")]})  # fmt: skip
+
+
+async def worked_example_graph(api: Api) -> str:
+    source = await provider_and_source(api)
+    await push_groups(api)
     await put(api, "permissions", {"identity": ident("dave")})
     for n, (model, _) in EXAMPLES.items():
         r = await api.push(
