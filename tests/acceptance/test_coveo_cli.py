@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.acceptance.conftest import JS, OpenpushServer, run_node
 
@@ -69,15 +68,7 @@ def coveo(server: OpenpushServer, home: Path, *args: str, stdin: str = "") -> st
 
 
 def found_by(server: OpenpushServer, user: str) -> set[str]:
-    token = server.search_token(user)
-    response = requests.post(
-        server.url("/rest/search/v2"),
-        headers={"Authorization": f"Bearer {token}"},
-        json={"q": "cliwords", "numberOfResults": 100},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return {r["uri"].rsplit("/", 1)[1] for r in response.json()["results"]}
+    return {r["uri"].rsplit("/", 1)[1] for r in server.search_as(user, "cliwords")["results"]}
 
 
 def test_the_cli_logs_in_creates_a_source_pushes_files_and_deletes(

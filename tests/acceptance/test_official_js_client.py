@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.acceptance.conftest import OpenpushServer, run_node
 
@@ -48,15 +47,7 @@ def run_client(server: OpenpushServer, *args: str) -> dict[str, Any]:
 
 def sees(server: OpenpushServer, user: str) -> set[int]:
     """The rows the email identity ``user@corp.com`` finds."""
-    token = server.search_token(f"{user}@corp.com")
-    response = requests.post(
-        server.url("/rest/search/v2"),
-        headers={"Authorization": f"Bearer {token}"},
-        json={"q": "openpushjs", "numberOfResults": 100},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = server.search_as(f"{user}@corp.com", "openpushjs")
     rows = {int(r["uri"].rsplit("/", 1)[1]) for r in body["results"]}
     assert body["totalCount"] == len(rows), body
     return rows
