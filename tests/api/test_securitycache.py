@@ -293,6 +293,28 @@ async def test_refresh_calls_are_accepted_and_checked(api: Api) -> None:
     assert (r.status_code, r.json()["errorCode"]) == (403, "ACCESS_DENIED")
 
 
+async def test_provider_refresh_cancel_and_schedules_as_the_platform_client_calls_them(
+    api: Api,
+) -> None:
+    """``securityCache.cancelRefresh``, ``getSchedules`` and ``listSchedules``: no refresh
+    ever runs, so there is nothing to cancel and no schedule; the provider and the caller's
+    privileges are still checked."""
+    await graph(api)
+    providers = f"/rest/organizations/{api.org}/securityproviders"
+    r = await api.http.post(f"{providers}/{P}/refresh/cancel", headers=api.auth())
+    assert (r.status_code, r.content) == (204, b""), r.text
+    r = await api.http.get(f"{providers}/{P}/schedules", headers=api.auth())
+    assert (r.status_code, r.json()) == (200, [])
+    r = await api.http.get(cache(api, "/schedules"), headers=api.auth())
+    assert (r.status_code, r.json()) == (200, [])
+    for method, path in (("POST", "/nope/refresh/cancel"), ("GET", "/nope/schedules")):
+        r = await api.http.request(method, providers + path, headers=api.auth())
+        assert (r.status_code, r.json()["errorCode"]) == (404, "SECURITY_PROVIDER_DOES_NOT_EXIST")
+    search_only = api.add_key("search", "s")
+    r = await api.http.post(f"{providers}/{P}/refresh/cancel", headers=api.auth(search_only))
+    assert (r.status_code, r.json()["errorCode"]) == (403, "ACCESS_DENIED")
+
+
 async def test_status_counts_states(api: Api) -> None:
     await graph(api)
     await put(api, "permissions", {"identity": ident("dave")}, method="DELETE")

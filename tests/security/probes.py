@@ -321,6 +321,8 @@ PROBES: list[Probe] = [
     ),
     Probe("GET", REST + "/securityproviders"),
     Probe("GET", REST + "/securityproviders/{providerId}"),
+    Probe("GET", REST + "/securityproviders/{providerId}/schedules"),
+    Probe("POST", REST + "/securityproviders/{providerId}/refresh/cancel"),
     Probe("DELETE", REST + "/securityproviders/{providerId}"),
     Probe(
         "PUT",
@@ -402,6 +404,7 @@ PROBES: list[Probe] = [
         slots=("user", "provider"),
         owned=frozenset({"user"}),  # nothing to refresh: any name is accepted
     ),
+    Probe("GET", REST + "/securitycache/schedules"),
     Probe("GET", REST + "/securitycache/status"),
     # logs
     Probe(

@@ -154,6 +154,23 @@ async function example() {
     { name: 'alice', provider: providerId, type: 'USER', infos: [] },
     { recursive: true },
   );
+  // the rest of the platform client's security cache calls: each must answer
+  const alice = { name: 'alice', provider: providerId, type: 'USER', infos: [] };
+  const cache = platform.securityCache;
+  await call('securityCache.getProvider', cache.getProvider(providerId));
+  await call('securityCache.listProviders', cache.listProviders());
+  await call('securityCache.getProviderEntity', cache.getProviderEntity(providerId, alice));
+  await call(
+    'securityCache.listSecurityProviderIdentities',
+    cache.listSecurityProviderIdentities(providerId, { page: 0, perPage: 10 }),
+  );
+  await call('securityCache.listMembers', cache.listMembers(providerId, { page: 0, perPage: 10 }));
+  await call('securityCache.getStatus', cache.getStatus());
+  await call('securityCache.listSchedules', cache.listSchedules());
+  await call('securityCache.getSchedules', cache.getSchedules(providerId));
+  await call('securityCache.refreshProvider', cache.refreshProvider(providerId));
+  await call('securityCache.refreshIdentity', cache.refreshIdentity(alice));
+  await call('securityCache.cancelRefresh', cache.cancelRefresh(providerId));
   process.stdout.write(
     JSON.stringify({ sourceId, providerId, calls, entities, members, parents }) + '\n',
   );

@@ -190,6 +190,37 @@ async def get_provider(request: Request, organizationId: str, providerId: str) -
     return JsonResponse(provider_model(_provider(runtime, caller, providerId)))
 
 
+@router.post(
+    "/rest/organizations/{organizationId}/securityproviders/{providerId}/refresh/cancel",
+    status_code=204,
+    summary="Cancel a provider's refresh (none ever runs)",
+)
+async def cancel_provider_refresh(
+    request: Request, organizationId: str, providerId: str
+) -> Response:
+    """The platform client's ``securityCache.cancelRefresh``: the identity graph is never
+    behind what the pipeline applied, so no refresh runs and there is nothing to cancel."""
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_EDIT)
+    _provider(runtime, caller, providerId)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/rest/organizations/{organizationId}/securityproviders/{providerId}/schedules",
+    summary="A provider's refresh schedules (none: nothing needs refreshing)",
+)
+async def provider_schedules(
+    request: Request, organizationId: str, providerId: str
+) -> JsonResponse:
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(_VIEW)
+    _provider(runtime, caller, providerId)
+    return JsonResponse([])
+
+
 @router.delete(
     "/rest/organizations/{organizationId}/securityproviders/{providerId}", status_code=204
 )

@@ -429,6 +429,12 @@ async def refresh_provider(request: Request, organizationId: str, providerId: st
     return Response(status_code=204)
 
 
+@router.get("/schedules", summary="Refresh schedules (none: the cache is never behind)")
+async def schedules(request: Request, organizationId: str) -> JsonResponse:
+    _view(request, organizationId)
+    return JsonResponse([])
+
+
 @router.get("/status", summary="The security cache's status")
 async def status(request: Request, organizationId: str) -> JsonResponse:
     runtime, caller = _view(request, organizationId)
