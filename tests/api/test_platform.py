@@ -41,6 +41,43 @@ async def test_duplicate_source_name_is_a_conflict(api: Api) -> None:
     assert r.status_code == 409
 
 
+async def test_source_update_renames_and_guards_what_items_depend_on(api: Api) -> None:
+    """PUT of the model GET gives (as the platform client's source.update sends it)."""
+    url = f"/rest/organizations/{ORG}/sources"
+    source = await api.create_source("draft")
+    await api.create_source("taken")
+    model = (await api.http.get(f"{url}/{source}", headers=api.auth())).json()
+    r = await api.http.put(
+        f"{url}/{source}", headers=api.auth(),
+        json={**model, "name": "final", "sourceVisibility": "SHARED"},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert (r.json()["name"], r.json()["sourceVisibility"]) == ("final", "SHARED")
+    got = (await api.http.get(f"{url}/{source}", headers=api.auth())).json()
+    assert (got["name"], got["sourceVisibility"]) == ("final", "SHARED")
+
+    # a shared source's item is visible to anybody; with an item, visibility is fixed
+    await api.push(source, "https://x/1", {"data": "visible"})
+    api.drain()
+    assert await api.search_as("zoe@example.com") == {"https://x/1"}
+    r = await api.http.put(
+        f"{url}/{source}", headers=api.auth(), json={"sourceVisibility": "SECURED"}
+    )
+    assert (r.status_code, r.json()["errorCode"]) == (412, "INVALID_PARAMETER"), r.text
+    assert await api.search_as("zoe@example.com") == {"https://x/1"}
+    # renaming still works, to a free name only
+    r = await api.http.put(f"{url}/{source}", headers=api.auth(), json={"name": "renamed"})
+    assert (r.status_code, r.json()["name"]) == (200, "renamed")
+    r = await api.http.put(f"{url}/{source}", headers=api.auth(), json={"name": "taken"})
+    assert r.status_code == 409, r.text
+    for body in ({"name": ""}, {"sourceType": "CATALOG"}, {"sourceVisibility": "PUBLICISH"}):
+        r = await api.http.put(f"{url}/{source}", headers=api.auth(), json=body)
+        assert (r.status_code, r.json()["errorCode"]) == (412, "INVALID_PARAMETER"), body
+    r = await api.http.put(f"{url}/nope", headers=api.auth(), json={"name": "x"})
+    assert (r.status_code, r.json()["errorCode"]) == (412, "SOURCE_DOES_NOT_EXIST")
+    assert (await api.http.get(f"{url}/{source}", headers=api.auth())).json()["name"] == "renamed"
+
+
 async def test_number_of_documents_counts_indexed_items(api: Api) -> None:
     source = await api.create_source(visibility="SHARED")
     for i in range(4):

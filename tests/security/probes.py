@@ -249,6 +249,14 @@ PROBES: list[Probe] = [
     Probe("GET", REST + "/sources"),
     Probe("GET", REST + "/sources/pages"),
     Probe("GET", REST + "/sources/{sourceId}"),
+    Probe(
+        "PUT",
+        REST + "/sources/{sourceId}",
+        body=lambda ids: {"name": ids["source_name"]},
+        slots=("source_name",),
+        owned=frozenset({"source", "source_name"}),
+        fresh=frozenset({"source_name"}),
+    ),
     Probe("DELETE", REST + "/sources/{sourceId}"),
     Probe(
         "GET",

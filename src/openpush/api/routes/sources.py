@@ -1,8 +1,9 @@
-"""Source API subset: create, get, list (whole or paged), delete."""
+"""Source API subset: create, get, list (whole or paged), update, delete."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -127,6 +128,45 @@ async def get_source(request: Request, organizationId: str, sourceId: str) -> Js
     caller = caller_for_org(request, organizationId)
     caller.require(Privilege("PLATFORM", "SOURCE", "VIEW", sourceId))
     return JsonResponse(_model(request, caller, source_for(request, caller, sourceId)))
+
+
+@router.put("/sources/{sourceId}", summary="Update a source")
+async def update_source(request: Request, organizationId: str, sourceId: str) -> JsonResponse:
+    """The source model as ``GET`` gives it, changed: ``name`` always; ``sourceVisibility``
+    and ``securityProviderReferences`` only while the source holds no items, as items are
+    indexed for the visibility and default provider they were pushed under. Keys openpush does
+    not model are ignored, and so is a ``sourceType`` or ``pushEnabled`` equal to the source's.
+    """
+    runtime = runtime_of(request)
+    caller = caller_for_org(request, organizationId)
+    caller.require(Privilege("PLATFORM", "SOURCE", "EDIT", sourceId))
+    source = source_for(request, caller, sourceId)
+    body = await read_json_object(request, _BODY_LIMIT)
+    name = body.get("name", source.name)
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterError("a source's 'name' must be a non-empty string")
+    if _enum(SourceType, body.get("sourceType"), source.source_type) is not source.source_type:
+        raise InvalidParameterError("a source's sourceType cannot change")
+    updated = replace(
+        source,
+        name=name.strip(),
+        visibility=_enum(SourceVisibility, body.get("sourceVisibility"), source.visibility),
+        updated_at=time.time(),
+    )
+    if "securityProviderReferences" in body:
+        updated.security_providers = _providers(body["securityProviderReferences"])
+    changes_items = (updated.visibility, updated.security_providers) != (
+        source.visibility,
+        source.security_providers,
+    )
+    if changes_items and runtime.store.items.count_live(caller.org_id, source.id):
+        raise InvalidParameterError(
+            "sourceVisibility and securityProviderReferences change only on a source without"
+            " items: its items were indexed for the current ones (create a new source and push"
+            " them there)"
+        )
+    runtime.store.catalog.update_source(updated)
+    return JsonResponse(_model(request, caller, updated))
 
 
 @router.delete("/sources/{sourceId}", status_code=204, summary="Delete a source and its items")

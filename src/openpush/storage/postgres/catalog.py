@@ -192,6 +192,27 @@ class PostgresCatalog:
         )
         return [_source(r) for r in rows]
 
+    def update_source(self, source: Source) -> None:
+        def update(conn: Connection) -> None:
+            try:
+                with conn.transaction():  # a savepoint: the conflict is ours to report
+                    conn.execute(
+                        "UPDATE sources SET name = %s, visibility = %s, providers = %s,"
+                        " updated_at = %s WHERE org_id = %s AND id = %s",
+                        (
+                            source.name,
+                            source.visibility.value,
+                            orjson.dumps(list(source.security_providers)).decode(),
+                            source.updated_at,
+                            source.org_id,
+                            source.id,
+                        ),
+                    )
+            except pg_errors.UniqueViolation as exc:
+                raise ConflictError(f"a source named {source.name!r} already exists") from exc
+
+        self._db.write(update)
+
     def delete_source(self, org_id: str, source_id: str) -> bool:
         def delete(conn: Connection) -> bool:
             cur = conn.execute(

@@ -207,6 +207,26 @@ class SqliteCatalog:
         )
         return [_source(r) for r in rows]
 
+    def update_source(self, source: Source) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "UPDATE sources SET name = ?, visibility = ?, providers = ?, updated_at = ?"
+                    " WHERE org_id = ? AND id = ?",
+                    (
+                        source.name,
+                        source.visibility.value,
+                        orjson.dumps(list(source.security_providers)).decode(),
+                        source.updated_at,
+                        source.org_id,
+                        source.id,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(f"a source named {source.name!r} already exists") from exc
+
+        self._db.write(update)
+
     def delete_source(self, org_id: str, source_id: str) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
