@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import ORG, Api
 
 
@@ -128,6 +130,60 @@ async def test_fields_list_pages_like_the_js_client_expects(api: Api) -> None:
     assert r.status_code == 204
     r = await api.http.get(f"{base}/fields/price", headers=api.auth())
     assert r.status_code == 404
+
+
+async def test_fields_search_batch_update_and_batch_delete(api: Api) -> None:
+    """The platform client's field.search, updateFields and deleteFields."""
+    base = f"/rest/organizations/{ORG}/indexes/fields"
+    created = [
+        {"name": "color", "type": "STRING", "facet": True},
+        {"name": "colorcode", "type": "STRING", "facet": False, "sort": True},
+        {"name": "weight", "type": "LONG"},
+        {"name": "fit", "type": "STRING"},
+    ]
+    r = await api.http.post(f"{base}/batch/create", headers=api.auth(), json=created)
+    assert r.status_code == 204, r.text
+
+    async def search(body: dict[str, Any]) -> tuple[list[str], int]:
+        r = await api.http.post(f"{base}/search", headers=api.auth(), json=body)
+        assert r.status_code == 200, r.text
+        return [f["name"] for f in r.json()["items"]], r.json()["totalEntries"]
+
+    assert await search({"filters": {"name": "COLOR", "origin": "USER"}}) == (
+        ["color", "colorcode"], 2,
+    )  # fmt: skip
+    assert await search({"filters": {"name": "col", "facet": "TRUE_ONLY"}}) == (
+        ["collection", "color"], 2,
+    )  # fmt: skip
+    assert await search({"filters": {"type": "long", "origin": "USER"}}) == (["weight"], 1)
+    assert await search({"filters": {"origin": "USER"}, "order": "DESC", "perPage": 2}) == (
+        ["weight", "fit"], 4,
+    )  # fmt: skip
+    system, total = await search({"filters": {"origin": "SYSTEM"}, "perPage": 1000})
+    assert total == len(system) > 0 and "color" not in system and "permanentid" in system
+    for body in ({"filters": {"facet": "SOMETIMES"}}, {"order": "UP"}, {"sortBy": "type"}):
+        r = await api.http.post(f"{base}/search", headers=api.auth(), json=body)
+        assert (r.status_code, r.json()["errorCode"]) == (412, "INVALID_PARAMETER"), body
+
+    update = [{"name": "fit", "type": "STRING", "facet": True, "description": "How it fits"}]
+    r = await api.http.put(f"{base}/batch/update", headers=api.auth(), json=update)
+    assert r.status_code == 204, r.text
+    r = await api.http.get(f"{base}/fit", headers=api.auth())
+    assert (r.json()["facet"], r.json()["description"]) == (True, "How it fits")
+    r = await api.http.put(f"{base}/batch/update", headers=api.auth(),
+                           json=[*update, {"name": "nosuchfield", "type": "STRING"}])  # fmt: skip
+    assert r.status_code == 404, r.text
+
+    # nothing is deleted unless every named field can be
+    for params in ({"fields": "color,nosuchfield"}, {"fields": ["color", "permanentid"]}, {}):
+        r = await api.http.delete(f"{base}/batch/delete", headers=api.auth(), params=params)
+        assert r.status_code in (404, 412), (params, r.text)
+    assert (await search({"filters": {"origin": "USER"}}))[1] == 4
+    r = await api.http.delete(
+        f"{base}/batch/delete", headers=api.auth(), params={"fields": ["color", "fit"]}
+    )
+    assert r.status_code == 204, r.text
+    assert await search({"filters": {"origin": "USER"}}) == (["colorcode", "weight"], 2)
 
 
 async def test_invalid_fields_are_refused(api: Api) -> None:

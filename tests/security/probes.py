@@ -50,6 +50,7 @@ _READING_POSTS = (
     "/refresh",
     "/refresh/cancel",
     "/organizations/{organizationId}",
+    "/indexes/fields/search",
 )
 
 
@@ -305,6 +306,25 @@ PROBES: list[Probe] = [
     ),
     Probe("GET", REST + "/indexes/fields/{name}"),
     Probe("DELETE", REST + "/indexes/fields/{name}"),
+    Probe(
+        "POST",
+        REST + "/indexes/fields/search",
+        body=lambda ids: {"filters": {"name": ids["field"]}},
+        slots=("field",),
+        owned=frozenset({"field"}),  # a name filter over the caller's own fields
+    ),
+    Probe(
+        "PUT",
+        REST + "/indexes/fields/batch/update",
+        body=lambda ids: [{"name": ids["field"], **_FIELD}],
+        slots=("field",),
+    ),
+    Probe(
+        "DELETE",
+        REST + "/indexes/fields/batch/delete",
+        query=lambda ids: {"fields": ids["field"]},
+        slots=("field",),
+    ),
     # security providers and identities
     Probe(
         "POST",
