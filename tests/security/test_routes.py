@@ -77,6 +77,12 @@ DEDICATED = {
     ("GET", "/rest/search"): (
         "tests.security.test_search::test_searches_never_see_nor_count_another_orgs_items"
     ),
+    ("POST", "/rest/search/v2/querySuggest"): (
+        "tests.security.test_search::test_query_suggest_answers_only_for_the_callers_org"
+    ),
+    ("GET", "/rest/search/v2/querySuggest"): (
+        "tests.security.test_search::test_query_suggest_answers_only_for_the_callers_org"
+    ),
 }
 
 

@@ -169,3 +169,21 @@ async def test_a_token_is_only_ever_for_the_callers_org(world: World) -> None:
         )
         assert r.status_code in {403, 404}, r.text
     await world.assert_b_untouched()
+
+
+async def test_query_suggest_answers_only_for_the_callers_org(world: World) -> None:
+    """No suggestions for anybody; naming another organization is refused, and a missing or
+    foreign credential gets nothing."""
+    a = await world.sandbox()
+    token = await world.token(world.a_key, a.user)
+    path = "/rest/search/v2/querySuggest"
+    for credential in (world.a_key, token):
+        for get in (False, True):
+            r = await _search(world, credential, get=get, path=path, q=a.data)
+            assert (r.status_code, r.json()["completions"]) == (200, []), r.text
+            r = await _search(
+                world, credential, get=get, path=path, q=a.data, organizationId=world.b.org
+            )
+            assert r.status_code == 404 and world.b.marker not in r.text, r.text
+    r = await world.api.http.post(path, json={"q": "x"})
+    assert r.status_code == 401, r.text

@@ -161,13 +161,29 @@ def _result(hit: IndexHit, response: SearchResponse, search: SearchRequest, top:
         "percentScore": round(100.0 * hit.score / top, 2),
         "rankingInfo": None,
         "isTopResult": False,
+        "isRecommendation": False,
+        "isUserActionView": False,
+        "rankingModifier": "",
+        "absentTerms": [],
         "titleHighlights": highlights(hit.title, response.highlights),
         "excerptHighlights": spans,
+        "firstSentencesHighlights": [],
+        "printableUriHighlights": [],
+        "summaryHighlights": [],
         "parentResult": None,
         "childResults": [],
         "totalNumberOfChildResults": 0,
         "raw": select_raw(hit.raw, search.fields_to_include, search.fields_to_exclude),
     }
+
+
+_NO_ANSWER: dict[str, Any] = {
+    "question": "",
+    "answerSnippet": "",
+    "documentId": {"contentIdKey": "", "contentIdValue": ""},
+    "score": 0,
+    "relatedQuestions": [],
+}
 
 
 async def _search(request: Request, params: dict[str, Any]) -> JsonResponse:
@@ -197,6 +213,16 @@ async def _search(request: Request, params: dict[str, Any]) -> JsonResponse:
             "results": results,
             "groupByResults": groups_json,
             "facets": facets_json,
+            # what openpush has no part of (query pipelines, corrections, answers), in
+            # Coveo's empty shapes: Coveo's Headless reads them from every response
+            "categoryFacets": [],
+            "queryCorrections": [],
+            "triggers": [],
+            "termsToHighlight": {},
+            "phrasesToHighlight": {},
+            "splitTestRun": "",
+            "extendedResults": {},
+            "questionAnswer": _NO_ANSWER,
         }
     )
 
@@ -208,6 +234,20 @@ async def search_post(request: Request) -> JsonResponse:
     params: dict[str, Any] = dict(request.query_params)
     params.update(body)
     return await _search(request, params)
+
+
+@router.post(
+    "/v2/querySuggest", summary="Query suggestions (none: openpush has no suggestion model)"
+)
+@router.get("/v2/querySuggest", include_in_schema=False)
+async def query_suggest(request: Request) -> JsonResponse:
+    """Search boxes (Coveo's Headless and Atomic) ask for completions as the user types;
+    openpush has no usage-based suggestion model, so the list is empty. Credentials and the
+    ``organizationId`` are checked as for a search."""
+    caller = authenticate(request)
+    body = await read_json_object(request, _LIMIT) if request.method == "POST" else {}
+    _org(caller, request, body)
+    return JsonResponse({"completions": [], "responseId": str(uuid.uuid4())})
 
 
 @router.get("/v2", summary="Query the index with query-string parameters")
