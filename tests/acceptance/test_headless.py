@@ -4,7 +4,7 @@
 (Headless's ``proxyBaseUrl``), with a search token for one user; a search box submits a
 query, a result list and a facet on ``author`` read the response. The test checks that each
 user gets exactly the items their permissions allow, with totals and facet counts of those
-items only.
+items only, and that the facet's search box finds values among those items only.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def permissions(who: set[str] | None) -> list[dict]:
 def headless(server: OpenpushServer, user: str, query: str) -> dict:
     token = server.search_token(user)
     out = run_node(server, ["node", "headless_search.mjs", server.base_url, server.org, token,
-                            query])  # fmt: skip
+                            query, "al"])  # fmt: skip
     return dict(json.loads(out))
 
 
@@ -59,3 +59,7 @@ def test_headless_search_page_sees_what_each_user_may_see(
         expected = sorted((a, authors.count(a)) for a in set(authors))
         assert sorted(map(tuple, found["facet"])) == expected, (user, found)
         assert sorted(found["authors"]) == sorted(authors), (user, found)
+        # the facet's search box, typing "al": the authors matching *al* among these items
+        assert sorted(map(tuple, found["facetSearch"])) == [
+            (a, n) for a, n in expected if "al" in a.lower()
+        ], (user, found)

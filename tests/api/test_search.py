@@ -241,3 +241,62 @@ async def test_fields_to_include_and_result_shape(api: Api) -> None:
         assert hit[key]
     assert "body" in hit["excerpt"]
     assert hit["excerptHighlights"] == [{"offset": 0, "length": 4}]
+
+
+async def test_facet_search_counts_the_values_the_user_may_see(api: Api) -> None:
+    """``POST /rest/search/v2/facet`` as Headless's facet search box sends it."""
+    r = await api.http.post(
+        f"/rest/organizations/{api.org}/indexes/fields/batch/create",
+        headers=api.auth(),
+        json=[{"name": "team", "type": "STRING", "facet": True},
+              {"name": "region", "type": "STRING", "facet": True}],
+    )  # fmt: skip
+    assert r.status_code == 204, r.text
+    source = await api.create_source("facets", "SECURED")
+    rows = [  # team, region, who may see it
+        ("Alpha", "east", "ann@x.test"), ("Alpha", "west", "ann@x.test"),
+        ("Alpine", "east", "ann@x.test"), ("Beta", "east", "ann@x.test"),
+        ("Secret", "east", "ben@x.test"), ("Alpaca", "west", "ben@x.test"),
+    ]  # fmt: skip
+    for n, (team, region, user) in enumerate(rows):
+        body = {"data": "facetword", "team": team, "region": region,
+                "permissions": [{"allowedPermissions": [{"identity": user,
+                                                         "identityType": "User"}]}]}  # fmt: skip
+        assert (await api.push(source, f"https://f.test/{n}", body)).status_code == 202
+    api.drain()
+    token = await api.token("ann@x.test")
+    context = {"q": "facetword", "facets": [
+        {"facetId": "team", "field": "team", "type": "specific",
+         "currentValues": [{"value": "Beta", "state": "selected"}]},
+    ]}  # fmt: skip
+
+    async def facet_search(credential: str | None = token, **body: Any) -> dict[str, Any]:
+        r = await api.http.post(
+            "/rest/search/v2/facet", headers=api.auth(credential),
+            json={"field": "team", "searchContext": context, **body},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    found = await facet_search(query="*alp*")
+    # ann's items only (Alpaca is ben's), her own selection of Beta does not narrow the values
+    assert found == {"values": [
+        {"displayValue": "Alpha", "rawValue": "Alpha", "count": 2},
+        {"displayValue": "Alpine", "rawValue": "Alpine", "count": 1},
+    ], "moreValuesAvailable": False}  # fmt: skip
+    found = await facet_search(query="*", numberOfValues=1, ignoreValues=["Alpha"])
+    # Alpine and Beta, one item each, tie: one of them, and more to come
+    assert len(found["values"]) == 1 and found["values"][0]["rawValue"] in {"Alpine", "Beta"}
+    assert found["moreValuesAvailable"] is True
+    assert all(v["rawValue"] not in ("Secret", "Alpaca") for v in
+               (await facet_search(query="*", numberOfValues=50))["values"])  # fmt: skip
+    # another facet's selection applies: only ann's western items
+    west = {"facetId": "region", "field": "region", "type": "specific",
+            "currentValues": [{"value": "west", "state": "selected"}]}  # fmt: skip
+    context["facets"].append(west)
+    found = await facet_search(query="*")
+    assert found["values"] == [{"displayValue": "Alpha", "rawValue": "Alpha", "count": 1}]
+    # the admin key without viewAllContent sees no secured item; a bad query type is refused
+    assert (await facet_search(credential=None, query="*"))["values"] == []
+    r = await api.http.post("/rest/search/v2/facet", headers=api.auth(token), json={"query": "*"})
+    assert (r.status_code, r.json()["errorCode"]) == (412, "INVALID_PARAMETER")

@@ -77,6 +77,9 @@ DEDICATED = {
     ("GET", "/rest/search"): (
         "tests.security.test_search::test_searches_never_see_nor_count_another_orgs_items"
     ),
+    ("POST", "/rest/search/v2/facet"): (
+        "tests.security.test_search::test_facet_search_counts_only_the_callers_items"
+    ),
     ("POST", "/rest/search/v2/querySuggest"): (
         "tests.security.test_search::test_query_suggest_answers_only_for_the_callers_org"
     ),

@@ -187,3 +187,41 @@ async def test_query_suggest_answers_only_for_the_callers_org(world: World) -> N
             assert r.status_code == 404 and world.b.marker not in r.text, r.text
     r = await world.api.http.post(path, json={"q": "x"})
     assert r.status_code == 401, r.text
+
+
+async def test_facet_search_counts_only_the_callers_items(world: World) -> None:
+    """The values of B's items (its source's name holds B's marker) never come back, whatever
+    A's credential or ``searchContext``; naming B's organization is refused."""
+    a = await world.sandbox()
+    credentials = [
+        world.a_key,
+        await world.token(world.a_key, SHARED_USER),
+        await world.token(world.a_key, world.b.user),
+    ]
+    for credential in credentials:
+        auth = {"Authorization": f"Bearer {credential}"}
+        for context in ({}, {"q": world.b.data}, {"aq": "@source"}):
+            r = await world.api.http.post(
+                "/rest/search/v2/facet",
+                headers=auth,
+                json={"field": "source", "query": "*", "searchContext": context},
+            )
+            assert r.status_code == 200, r.text
+            assert world.b.marker not in r.text, r.text
+            assert not leaked(r, world.b, ""), r.text
+        r = await world.api.http.post(
+            "/rest/search/v2/facet",
+            headers=auth,
+            params={"organizationId": world.b.org},
+            json={"field": "source", "query": "*"},
+        )
+        assert (r.status_code, r.json()["errorCode"]) == (404, "ORGANIZATION_NOT_FOUND")
+    # A's own source shows up for A's key (view-all is not needed for its shared item)
+    r = await world.api.http.post(
+        "/rest/search/v2/facet",
+        headers={"Authorization": f"Bearer {world.a_key}"},
+        params={"viewAllContent": "true"},
+        json={"field": "source", "query": "*", "numberOfValues": 100},
+    )
+    assert r.status_code == 200 and a.marker in r.text, r.text
+    await world.assert_b_untouched()

@@ -7,6 +7,7 @@ parsing, identity expansion, index), ``duration`` the request as this route saw 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -24,6 +25,7 @@ from openpush.api.search_wire import (
     parse_group_by,
     parse_names,
     parse_sort,
+    wire_value,
 )
 from openpush.api.wire import parse_bool
 from openpush.domain.fields import FieldDefinition
@@ -234,6 +236,73 @@ async def search_post(request: Request) -> JsonResponse:
     params: dict[str, Any] = dict(request.query_params)
     params.update(body)
     return await _search(request, params)
+
+
+_FACET_SEARCH_VALUES = 1000  # values counted before the query pattern picks among them
+_FACET_SEARCH_ID = "openpush-facet-search"
+
+
+def _pattern(raw: Any) -> re.Pattern[str]:
+    """A facet search's ``query``: ``*`` stands for any text, the rest is literal, and the
+    match ignores case (``*ali*``: values containing "ali")."""
+    if raw is None:
+        raw = "*"
+    if not isinstance(raw, str):
+        raise InvalidParameterError("a facet search's 'query' must be a string")
+    parts = (re.escape(part) for part in raw.split("*"))
+    return re.compile(".*".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+@router.post("/v2/facet", summary="Search a facet's values (Headless and Atomic facet search)")
+async def facet_search(request: Request) -> JsonResponse:
+    """``{field, query, numberOfValues, ignoreValues, searchContext}``: the values of ``field``
+    among the items ``searchContext`` (a search request) finds for the caller, with the other
+    facets' selections applied and this facet's own dropped, counted as a search would count
+    them, then picked by the ``query`` pattern."""
+    body = await read_json_object(request, _LIMIT)
+    field = body.get("field")
+    if not isinstance(field, str) or not field.strip():
+        raise InvalidParameterError("a facet search needs the 'field' whose values to search")
+    wanted = _integer(body, "numberOfValues", 10)
+    if wanted < 1:
+        raise InvalidParameterError("numberOfValues must be at least 1")
+    ignored = body.get("ignoreValues") or []
+    if not isinstance(ignored, list):
+        raise InvalidParameterError("ignoreValues must be an array")
+    pattern = _pattern(body.get("query"))
+    context = body.get("searchContext") or {}
+    if not isinstance(context, dict):
+        raise InvalidParameterError("searchContext must be an object")
+    name = field.strip().lstrip("@").lower()
+    others = [
+        spec
+        for spec in context.get("facets") or []
+        if isinstance(spec, dict) and str(spec.get("field", "")).lstrip("@").lower() != name
+    ]
+    searched = {"facetId": _FACET_SEARCH_ID, "field": name, "type": "specific",
+                "numberOfValues": _FACET_SEARCH_VALUES, "sortCriteria": "occurrences"}  # fmt: skip
+    params: dict[str, Any] = {
+        **context,
+        **dict(request.query_params),
+        "facets": [*others, searched],
+        "numberOfResults": 0,
+        "firstResult": 0,
+    }
+    params.pop("groupBy", None)
+    runtime = runtime_of(request)
+    caller = authenticate(request)
+    org_id = _org(caller, request, params)
+    search, facets, _ = _search_request(caller, org_id, params, org_fields(runtime.store, org_id))
+    response = run_search(runtime.store, runtime.index, runtime.expander, search)
+    result = response.facets[len(facets) - 1]
+    skip = {str(v) for v in ignored}
+    values = []
+    for bucket in result.buckets:
+        shown = wire_value(bucket.value, facets[-1].kind)
+        if shown not in skip and pattern.fullmatch(shown):
+            values.append({"displayValue": shown, "rawValue": shown, "count": bucket.count})
+    more = len(values) > wanted or result.more
+    return JsonResponse({"values": values[:wanted], "moreValuesAvailable": more})
 
 
 @router.post(
