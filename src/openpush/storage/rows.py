@@ -105,6 +105,13 @@ def source_from_row(row: Mapping[str, Any], low_water_ordering_id: int) -> Sourc
     )
 
 
+def source_update_values(source: Source) -> tuple[Any, ...]:
+    """The parameters of both stores' source UPDATE: the changed columns, then the key."""
+    providers = orjson.dumps(list(source.security_providers)).decode()
+    changed = (source.name, source.visibility.value, providers, source.updated_at)
+    return (*changed, source.org_id, source.id)
+
+
 def api_key_from_row(row: Mapping[str, Any]) -> ApiKey:
     return ApiKey(
         id=row["id"],

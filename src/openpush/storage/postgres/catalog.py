@@ -23,6 +23,7 @@ from openpush.storage.rows import (
     api_key_from_row,
     privileges_json,
     source_from_row,
+    source_update_values,
 )
 from openpush.storage.sqlite.catalog import field_from_dict, field_to_dict
 
@@ -199,14 +200,7 @@ class PostgresCatalog:
                     conn.execute(
                         "UPDATE sources SET name = %s, visibility = %s, providers = %s,"
                         " updated_at = %s WHERE org_id = %s AND id = %s",
-                        (
-                            source.name,
-                            source.visibility.value,
-                            orjson.dumps(list(source.security_providers)).decode(),
-                            source.updated_at,
-                            source.org_id,
-                            source.id,
-                        ),
+                        source_update_values(source),
                     )
             except pg_errors.UniqueViolation as exc:
                 raise ConflictError(f"a source named {source.name!r} already exists") from exc

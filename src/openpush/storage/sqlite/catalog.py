@@ -23,6 +23,7 @@ from openpush.storage.rows import (
     api_key_from_row,
     privileges_json,
     source_from_row,
+    source_update_values,
 )
 from openpush.storage.sqlite.database import SqliteDatabase
 
@@ -213,14 +214,7 @@ class SqliteCatalog:
                 conn.execute(
                     "UPDATE sources SET name = ?, visibility = ?, providers = ?, updated_at = ?"
                     " WHERE org_id = ? AND id = ?",
-                    (
-                        source.name,
-                        source.visibility.value,
-                        orjson.dumps(list(source.security_providers)).decode(),
-                        source.updated_at,
-                        source.org_id,
-                        source.id,
-                    ),
+                    source_update_values(source),
                 )
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"a source named {source.name!r} already exists") from exc
