@@ -189,14 +189,18 @@ def _older_than(
     previous round, still committing) counts, so "push the identities, then disable the older
     ones" works however the queue groups the operations. Identities only a relationship created
     (orderingId 0) are never disabled this way."""
-    keys = {r.key for r in context.store.identities.older_than(org_id, provider.id, threshold)}
-    for org, key in (*context.commit.latest_identities, *context.pending_identities):
-        if org == org_id and key.provider == provider.key:
-            keys.add(key)
-    current = context.identities(org_id, keys)
+    found: dict[IdentityKey, IdentityRecord | None] = {
+        r.key: r for r in context.store.identities.older_than(org_id, provider.id, threshold)
+    }
+    changed = [
+        key
+        for org, key in (*context.commit.latest_identities, *context.pending_identities)
+        if org == org_id and key.provider == provider.key
+    ]
+    found.update(context.identities(org_id, changed))  # the round's own records win
     return [
         record
-        for record in current.values()
+        for record in found.values()
         if record is not None and record.enabled and 0 < record.ordering_id < threshold
     ]
 
