@@ -18,6 +18,7 @@ from openpush.api.wire import MAX_PAGE, field_from_wire, field_model, page_model
 from openpush.domain.fields import DEFAULT_FIELDS, FieldDefinition, FieldType, merged_fields
 from openpush.domain.organizations import Privilege
 from openpush.errors import InvalidJsonError, InvalidParameterError, NotFoundError
+from openpush.storage.base import Catalog
 
 __all__ = ["router"]
 
@@ -144,16 +145,22 @@ async def search_fields(request: Request, organizationId: str) -> JsonResponse:
     return JsonResponse(page_model([field_model(f) for f in chunk], page, per_page, len(fields)))
 
 
+def _require_existing(catalog: Catalog, org_id: str, names: list[str]) -> None:
+    """NotFoundError naming every one of ``names`` the organization has not created."""
+    known = {f.name for f in catalog.list_fields(org_id)}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise NotFoundError(f"fields {', '.join(map(repr, missing))} do not exist")
+
+
 @router.put("/fields/batch/update", status_code=204, summary="Update fields")
 async def update_fields(request: Request, organizationId: str) -> Response:
     caller = caller_for_org(request, organizationId)
     caller.require(_EDIT)
     definitions = await _definitions(request)
-    known = {f.name for f in runtime_of(request).store.catalog.list_fields(caller.org_id)}
-    missing = [d.name for d in definitions if d.name not in known]
-    if missing:
-        raise NotFoundError(f"fields {', '.join(map(repr, missing))} do not exist")
-    runtime_of(request).store.catalog.save_fields(caller.org_id, definitions)
+    catalog = runtime_of(request).store.catalog
+    _require_existing(catalog, caller.org_id, [d.name for d in definitions])
+    catalog.save_fields(caller.org_id, definitions)
     return Response(status_code=204)
 
 
@@ -170,10 +177,7 @@ async def delete_fields(request: Request, organizationId: str) -> Response:
     if system:
         raise InvalidParameterError(f"system fields cannot be deleted: {', '.join(system)}")
     catalog = runtime_of(request).store.catalog
-    known = {f.name for f in catalog.list_fields(caller.org_id)}
-    missing = [n for n in names if n not in known]
-    if missing:
-        raise NotFoundError(f"fields {', '.join(map(repr, missing))} do not exist")
+    _require_existing(catalog, caller.org_id, names)
     for name in dict.fromkeys(names):
         catalog.delete_field(caller.org_id, name)
     return Response(status_code=204)

@@ -134,8 +134,8 @@ async def get_source(request: Request, organizationId: str, sourceId: str) -> Js
 async def update_source(request: Request, organizationId: str, sourceId: str) -> JsonResponse:
     """The source model as ``GET`` gives it, changed: ``name`` always; ``sourceVisibility``
     and ``securityProviderReferences`` only while the source holds no items, as items are
-    indexed for the visibility and default provider they were pushed under. Keys openpush does
-    not model are ignored, and so is a ``sourceType`` or ``pushEnabled`` equal to the source's.
+    indexed for the visibility and default provider they were pushed under. A ``sourceType``
+    other than the source's is refused; every other key is ignored.
     """
     runtime = runtime_of(request)
     caller = caller_for_org(request, organizationId)
